@@ -1,0 +1,185 @@
+"""Walk-forward simulation of capacity plans, exactly as BENCHMARKS.md section 2 defines it.
+
+The last ``test_days`` of each series are the test window, the ``val_days`` before it the validation window
+(where every knob is chosen), everything earlier is history. A step labelled ``t`` covers ``[t, t + step)``
+and counts as observed once ``t + step`` has passed. Two modes:
+
+- ``nightly``: at each 00:00, using only steps observed by then, commit every step of the next 24 h
+  (a partial first day is planned at the midnight before it);
+- ``hourly``: at hour ``t``, using only steps observed by ``t``, commit the hour starting at ``t + 1h``.
+
+:func:`decision_schedule` builds the decisions; :func:`simulate_baselines` runs the reference planners of
+:mod:`capforecast.planning.baselines` (knob tuned on the validation window); :func:`simulate` adds
+capforecast's own calibrated plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from capforecast.errors import PlanningError
+from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
+from capforecast.planning.scoring import oracle_nodes, score_nodes
+
+__all__ = ["MODES", "Decision", "PoolBounds", "decision_schedule", "simulate_baselines", "split_windows"]
+
+MODES = ("nightly", "hourly")
+
+
+@dataclass(frozen=True)
+class PoolBounds:
+    """What the simulator needs to know of a pool: GPUs per node, node bounds, price.
+
+    Examples
+    --------
+    >>> PoolBounds(gpus_per_node=8).max_nodes
+    inf
+    """
+
+    gpus_per_node: int = 8
+    min_nodes: float = 0
+    max_nodes: float = math.inf
+    price_per_node_hour: float = 1.0
+
+    def nodes(self, demand: np.ndarray) -> np.ndarray:
+        """Nodes that hold ``demand`` GPUs, within the bounds (works on any array shape)."""
+        n = np.ceil(np.maximum(np.asarray(demand, float), 0.0) / self.gpus_per_node - 1e-9)
+        return np.clip(np.maximum(n, 0.0), self.min_nodes, self.max_nodes)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise PlanningError(f"unknown simulation mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode
+
+
+def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) -> list[Decision]:
+    """Return the decisions that commit steps ``start..stop-1`` of a regular, sorted index ``ds``.
+
+    Examples
+    --------
+    >>> ds = pd.date_range("2020-05-01", periods=72, freq="h", tz="UTC")
+    >>> d = decision_schedule(ds, 30, 72, "nightly")
+    >>> [(str(x.time), x.observed, len(x.targets)) for x in d]
+    [('2020-05-02 00:00:00+00:00', 24, 18), ('2020-05-03 00:00:00+00:00', 48, 24)]
+    >>> h = decision_schedule(ds, 30, 72, "hourly")[0]
+    >>> (str(h.time), h.observed, h.targets.tolist())
+    ('2020-05-02 05:00:00+00:00', 29, [30])
+    """
+    _check_mode(mode)
+    if len(ds) < 2:
+        raise PlanningError("a series needs at least two steps to be simulated; give it more history")
+    step = ds[1] - ds[0]
+    if not 0 < start < stop <= len(ds):
+        raise PlanningError(
+            f"the simulated window [{start}, {stop}) does not fit a series of {len(ds)} steps; "
+            "shorten --test-days or give more history"
+        )
+    labels = ds[start:stop]
+    if mode == "nightly":
+        times = labels.floor("D")
+    else:
+        times = labels.floor("h") - pd.Timedelta("1h")
+    decisions = []
+    positions = np.arange(start, stop)
+    for time in pd.unique(times):
+        time = pd.Timestamp(time)
+        observed = int(ds.searchsorted(time - step, side="right"))
+        decisions.append(Decision(time=time, observed=observed, targets=positions[times == time]))
+    return decisions
+
+
+def split_windows(n_steps: int, step: pd.Timedelta, test_days: float, val_days: float) -> tuple[int, int, int]:
+    """Return ``(val_start, test_start, stop)`` positions of the validation and test windows.
+
+    Examples
+    --------
+    >>> split_windows(744, pd.Timedelta("1h"), 7, 7)
+    (408, 576, 744)
+    """
+    n_test = int(round(pd.Timedelta(days=test_days) / step))
+    n_val = int(round(pd.Timedelta(days=val_days) / step))
+    if n_test < 1 or n_val < 1:
+        raise PlanningError("--test-days and the validation days must each cover at least one step")
+    if n_test + n_val + 2 > n_steps:
+        need = pd.Timedelta(days=test_days + val_days) + 2 * step
+        raise PlanningError(
+            f"a series of {n_steps} steps is too short for {test_days} test days after {val_days} validation "
+            f"days; give at least {need} of data plus some history, or lower --test-days"
+        )
+    return n_steps - n_test - n_val, n_steps - n_test, n_steps
+
+
+def causal_fill(y: np.ndarray) -> np.ndarray:
+    """Forward-fill missing values (each from the newest value before it; leading gaps become 0)."""
+    y = np.asarray(y, dtype=float)
+    idx = np.where(np.isfinite(y), np.arange(len(y)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    out = np.where(idx >= 0, y[np.maximum(idx, 0)], 0.0)
+    return out
+
+
+def tune_knob(busy_by_knob: np.ndarray, target_busy: float) -> tuple[int, bool]:
+    """Index of the first (cheapest) knob with busy <= target, and whether any met it (else the last)."""
+    ok = np.flatnonzero(busy_by_knob <= target_busy + 1e-12)
+    return (int(ok[0]), True) if ok.size else (len(busy_by_knob) - 1, False)
+
+
+def _busy(demand: np.ndarray, nodes: np.ndarray, gpus_per_node: int) -> np.ndarray:
+    seen = np.isfinite(demand)
+    return np.mean(demand[seen] > nodes[..., seen] * gpus_per_node + 1e-9, axis=-1)
+
+
+def simulate_baselines(
+    frame: pd.DataFrame,
+    mode: str,
+    *,
+    target_busy: float,
+    test_days: float = 7,
+    val_days: float = 7,
+    pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),
+    planners: Sequence[str | BaselinePlanner] = tuple(BASELINES),
+    include_oracle: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plan the test window with each reference planner, its knob chosen on the validation window.
+
+    ``frame`` is a regular series frame (``unique_id, ds, y``; demand in GPUs). Returns
+    ``(plans, scores)``: plans has ``unique_id, ds, method, nodes`` over the test window; scores has one row
+    per (unique_id, method) with the metrics of :mod:`capforecast.planning.scoring`, the chosen ``knob``,
+    ``val_busy`` and ``met`` (busy <= target on the test window).
+    """
+    _check_mode(mode)
+    plans, scores = [], []
+    objs = [BASELINES[p]() if isinstance(p, str) else p for p in planners]
+    for uid, part in frame.groupby("unique_id", sort=True):
+        part = part.sort_values("ds")
+        pool = pools.get(str(uid), PoolBounds()) if isinstance(pools, Mapping) else pools
+        ds = pd.DatetimeIndex(part["ds"])
+        y = part["y"].to_numpy(float)
+        yf = causal_fill(y)
+        val_start, test_start, stop = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
+        val_dec = decision_schedule(ds, val_start, test_start, mode)
+        test_dec = decision_schedule(ds, test_start, stop, mode)
+        results = []
+        for planner in objs:
+            val_nodes = pool.nodes(planner.estimates(yf, ds, val_dec))
+            k, _ = tune_knob(_busy(y[val_start:test_start], val_nodes, pool.gpus_per_node), target_busy)
+            test_nodes = pool.nodes(planner.estimates(yf, ds, test_dec)[k])
+            vb = float(_busy(y[val_start:test_start], val_nodes[k], pool.gpus_per_node))
+            results.append((planner.name, test_nodes, planner.knobs[k], vb))
+        if include_oracle:
+            results.append(("oracle", pool.nodes(oracle_nodes(yf[test_start:stop], pool.gpus_per_node)
+                                                 * pool.gpus_per_node), math.nan, math.nan))
+        for name, nodes, knob, vb in results:
+            plans.append(pd.DataFrame({"unique_id": str(uid), "ds": ds[test_start:stop], "method": name,
+                                       "nodes": nodes.astype(int)}))
+            s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
+                            price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
+            scores.append({"unique_id": str(uid), "method": name, **s, "knob": knob, "val_busy": vb,
+                           "met": bool(s["busy"] <= target_busy + 1e-12)})
+    return pd.concat(plans, ignore_index=True), pd.DataFrame(scores)
