@@ -80,13 +80,15 @@ def resolve_models(models: Any) -> dict[str, Forecaster]:
             model = get_model(model)
         if not isinstance(model, Forecaster):
             raise ConfigError(
-                f"cannot backtest {model!r}: pass a model alias (e.g. 'seasonal_naive') or a Forecaster instance"
+                f"cannot backtest {model!r}: pass a model alias (e.g. 'seasonal_naive') "
+                "or a Forecaster instance"
             )
         key = name or model.alias
         if key in out:
             raise ConfigError(
                 f"two models are both named {key!r}; pass a dict to name them, e.g. "
-                "{'snaive_daily': SeasonalNaive(season='daily'), 'snaive_weekly': SeasonalNaive(season='weekly')}"
+                "{'snaive_daily': SeasonalNaive(season='daily'), "
+                "'snaive_weekly': SeasonalNaive(season='weekly')}"
             )
         out[key] = model
     return out
@@ -171,8 +173,8 @@ def cross_validation(
         short = bounds[0][bounds[0] < 1].index.tolist()
         need = h + (n_windows - 1) * step_size + 1
         raise ConfigError(
-            f"series {short[:5]} are too short for {n_windows} window(s) of h={h} (need more than {need} steps); "
-            "lower --windows or --horizon, or drop those series"
+            f"series {short[:5]} are too short for {n_windows} window(s) of h={h} "
+            f"(need more than {need} steps); lower --windows or --horizon, or drop those series"
         )
 
     tasks = []
@@ -220,7 +222,7 @@ def _execute(
         from joblib import Parallel, delayed
 
         outputs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(safe)(t) for t in tasks)
-    for done, (task, (name, parts, took)) in enumerate(zip(tasks, outputs), start=1):
+    for done, (task, (name, parts, took)) in enumerate(zip(tasks, outputs, strict=True), start=1):
         if isinstance(parts, Exception):
             failures.setdefault(name, str(parts).split("\n")[0])
             took = 0.0
@@ -252,7 +254,7 @@ def _assemble(
     cutoff_table = pd.concat(cutoffs, ignore_index=True)
     parts = []
     for _name, windows, fcs in results:
-        for w, fc in zip(windows, fcs):
+        for w, fc in zip(windows, fcs, strict=True):
             parts.append(fc.assign(window=w))
     if not parts:
         empty = pd.DataFrame()
