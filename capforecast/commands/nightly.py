@@ -1,0 +1,67 @@
+"""``capforecast nightly --config FILE``: the scheduled job (ingest, backtest, champion, forecast, plan)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DESCRIPTION = """\
+Run the nightly job described by one YAML config: pull new data from Prometheus (incrementally),
+backtest the candidate models, pick or keep each pool's champion, forecast, plan node reservations, and
+write forecast.csv, plan.csv, scores.csv, the kustomize overlay k8s/ and report.md into OUTPUT/runs/<date>;
+then point OUTPUT/latest at it. A failure leaves the previous run, models and 'latest' untouched.
+
+Exit codes: 0 success, 3 partial (some pools fell back; see the log), 1 failure (nothing changed).
+Example config: deploy/nightly.example.yaml; every key is described in docs/nightly.md."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``nightly`` sub-command."""
+    parser = subparsers.add_parser(
+        "nightly",
+        help="run the nightly forecast-and-plan job from a YAML config",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, metavar="FILE", help="the job's YAML config file")
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="run as if it were TIME (RFC 3339 or Unix seconds; default: now) — to replay or backfill a day",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run again even if today's run already finished (replaces it)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only validate the config and print what would run; exit"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress display even when stdout is a terminal"
+    )
+    parser.set_defaults(func=run)
+
+
+def _progress(step: str, index: int, total: int) -> None:
+    bar = "#" * index + "." * (total - index)
+    print(f"[{bar}] {index}/{total} {step} ...", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job; return 0 (success), 3 (partial); failures raise and the CLI exits 1."""
+    from capforecast.config import load_config
+    from capforecast.pipeline import run_nightly
+
+    cfg = load_config(args.config)
+    if args.check:
+        print(f"config {args.config}: OK")
+        print(f"  prometheus  {cfg.prometheus.url}")
+        print(f"  pools       {', '.join(cfg.pool_names)}")
+        print(f"  candidates  {', '.join(cfg.models.candidates)} (fallback {cfg.models.fallback})")
+        print(f"  outputs     {cfg.output.runs_dir}/<date>, latest -> {cfg.output.latest}")
+        return 0
+    show = sys.stdout.isatty() and not args.no_progress
+    result = run_nightly(cfg, now=args.now, force=args.force, progress=_progress if show else None)
+    print(f"nightly: {result.status}: {result.run_dir}")
+    for note in result.notes:
+        print(f"  {note}")
+    return result.exit_code
