@@ -1,0 +1,62 @@
+# capforecast: two commands set everything up on a fresh machine.
+#   make demo   creates or reuses .venv, installs capforecast, runs the demo on the bundled sample
+#   make test   installs the test extras and system tools the tests need (Debian's prometheus), runs the suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OUT    ?= out
+
+# Stable numbers and quiet logs from TensorFlow.
+export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test test-all install system-deps sample lint bench clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "capforecast needs Python >= 3.10"'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/capforecast demo --out $(OUT)
+
+# Prometheus and promtool for the ingestion tests (a real server on 127.0.0.1), from Debian's package.
+system-deps:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
+	else \
+	  echo "installing Debian's prometheus package (prometheus + promtool) for the tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	fi
+	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the overlay tests need it (kubectl kustomize)"
+
+test: $(VENV)/.test-installed system-deps
+	$(PY) -m pytest
+
+test-all: $(VENV)/.test-installed system-deps
+	$(PY) -m pytest -m ''
+
+sample: $(VENV)/.installed
+	$(VENV)/bin/capforecast sample --out data/sample
+
+lint: $(VENV)/.test-installed
+	$(PIP) install -q ruff
+	$(PY) -m ruff check capforecast tests benchmarks
+
+bench: $(VENV)/.installed
+	for b in benchmarks/*.py; do case $$b in */_*) ;; *) $(PY) $$b || exit 1;; esac; done
+
+clean:
+	rm -rf $(OUT) build *.egg-info
