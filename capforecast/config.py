@@ -198,11 +198,29 @@ class Config:
     forecast: ForecastConfig
     output: OutputConfig
     source: Path | None = None
+    budget: Any = None
 
     @property
     def pool_names(self) -> list[str]:
         """The pool names, in file order."""
         return [p.name for p in self.pools]
+
+    def pool_specs(self) -> Any:
+        """The pools (and optional shared ``budget``) as the planner's ``PoolSet`` of ``PoolSpec``."""
+        from capforecast.planning.pools import parse_pools
+
+        data: dict[str, Any] = {"pools": [{"name": p.name, **p.spec} for p in self.pools]}
+        if self.budget is not None:
+            data["budget"] = self.budget
+        try:
+            return parse_pools(data)
+        except ConfigError as exc:
+            where = self.source.name if self.source is not None else "config"
+            raise ConfigError(f"{where}: pools: {exc}") from None
+
+    def quantiles(self) -> list[float]:
+        """``forecast.quantiles`` plus every pool's service quantile (the planner needs those columns)."""
+        return sorted({*self.forecast.quantiles, *(p.service_quantile for p in self.pool_specs())})
 
 
 def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
@@ -240,7 +258,7 @@ def parse_config(
         data,
         "",
         required=("prometheus", "series", "pools", "output"),
-        allowed=("prometheus", "series", "pools", "models", "backtest", "forecast", "output"),
+        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output"),
     )
     cfg = Config(
         prometheus=r.prometheus(top["prometheus"]),
@@ -251,7 +269,9 @@ def parse_config(
         forecast=r.forecast(top.get("forecast", {})),
         output=r.output(top["output"]),
         source=source,
+        budget=top.get("budget"),
     )
+    cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
     needs_query = [p.name for p in cfg.pools if p.query is None]
     if needs_query and cfg.series.query is None and cfg.series.preset is None:
         raise ConfigError(

@@ -213,7 +213,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
                 "(each series must be labelled with its pool name) and the pool names in the config"
             )
         for p in missing:
-            result.notes.append(f"pool {p}: no data from Prometheus; left out of this plan")
+            result.notes.append(f"pool {p}: no data from Prometheus; the planner's fallback rule plans it")
             result.champions[p] = {"model": None, "fallback": True, "why": "no data"}
         info["ingest"] = f"{frame['unique_id'].nunique()} pools, {len(frame)} rows, {new_rows} new"
     have = [p for p in pools if p not in missing]
@@ -231,9 +231,9 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         for p in have:
             models[p] = _train(cfg, p, frame[frame["unique_id"] == p], result)
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
-    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {list(cfg.forecast.quantiles)}"):
+    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {cfg.quantiles()}"):
         forecast = pd.concat(
-            [m.predict(horizon, quantiles=list(cfg.forecast.quantiles)) for m in models.values()],
+            [m.predict(horizon, quantiles=cfg.quantiles()) for m in models.values()],
             ignore_index=True,
         )
     with timer.step("plan", lambda: f"{len(plan)} rows"):
@@ -314,7 +314,7 @@ def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFr
         h=h,
         n_windows=bt.windows,
         step_size=_steps(bt.step, cfg.series.step, "backtest.step"),
-        quantiles=list(cfg.forecast.quantiles),
+        quantiles=cfg.quantiles(),
         progress=False,
     )
     for alias, why in result.failures.items():
@@ -399,25 +399,44 @@ def _train(cfg: Config, pool: str, frame: pd.DataFrame, result: RunResult) -> An
 def _plan(
     cfg: Config, forecast: pd.DataFrame, frame: pd.DataFrame, now: pd.Timestamp, result: RunResult
 ) -> pd.DataFrame:
-    """Turn the forecast into a plan with the pools' specs (the planner of issues 2/6)."""
-    pools = _pool_specs(cfg)
-    make_plan = _need("capforecast.planning.planner", "plan", "issues 2/6: planner")
-    plan = make_plan(forecast, pools, history=frame)
-    for pool, g in plan.groupby("unique_id"):
-        fell_back = g["reason"].astype(str).str.contains("fallback", case=False)
-        if fell_back.any() and not result.champions.get(str(pool), {}).get("fallback"):
-            why = f"planner fell back: {g.loc[fell_back, 'reason'].iloc[0]}"
-            result.champions[str(pool)].update(fallback=True, why=why)
-            result.notes.append(f"pool {pool}: {why}")
+    """Turn the forecast into a plan with the pools' specs; the previous plan gives the current nodes."""
+    from capforecast.planning.planner import plan_capacity
+
+    pools = cfg.pool_specs()
+    state = _current_nodes(cfg, now, pools.names())
+    plan = plan_capacity(forecast, pools, state=state, history=frame)
+    for pool, g in plan.groupby("unique_id", sort=False):
+        champ = result.champions.setdefault(str(pool), {"model": None})
+        if (g["rule"] == "fallback").any() and not champ.get("fallback"):
+            champ.update(fallback=True, why=str(g["reason"].iloc[0]))
+            result.notes.append(f"pool {pool}: {g['reason'].iloc[0]}")
+        if g["capped"].any():
+            result.notes.append(
+                f"pool {pool}: the forecast needs up to {int(g['wanted_nodes'].max())} nodes, "
+                f"above max_nodes; the plan is capped (see report.md)"
+            )
     return plan
 
 
-def _pool_specs(cfg: Config) -> Any:
-    """The planner's pool objects, built from the config's pool entries."""
-    parse = _need("capforecast.planning.pools", "parse_pools", "issues 2/6: pool specs")
-    return parse(
-        {"pools": [{"name": p.name, **p.spec} for p in cfg.pools]}, source=str(cfg.source or "config")
-    )
+def _current_nodes(cfg: Config, now: pd.Timestamp, pools: list[str]) -> dict[str, int]:
+    """Nodes each pool holds now according to the previous plan (``latest/plan.csv``), where it covers now."""
+    path = cfg.output.latest / "plan.csv"
+    if not path.is_file():
+        return {}
+    try:
+        prev = pd.read_csv(path, usecols=["unique_id", "ds", "nodes"])
+        prev["ds"] = pd.to_datetime(prev["ds"], utc=True)
+    except (ValueError, OSError) as exc:
+        logger.warning(
+            "nightly: cannot read the previous plan %s (%s); planning without current nodes", path, exc
+        )
+        return {}
+    now_rows = prev[(prev["ds"] <= now) & (prev["ds"] > now - cfg.series.step)]
+    return {
+        str(u): int(n)
+        for u, n in zip(now_rows["unique_id"], now_rows["nodes"], strict=True)
+        if str(u) in pools
+    }
 
 
 def _write_outputs(
@@ -433,7 +452,7 @@ def _write_outputs(
     forecast.to_csv(run_dir / "forecast.csv", index=False)
     plan.to_csv(run_dir / "plan.csv", index=False)
     scores.rename_axis(index="model").reset_index().to_csv(run_dir / "scores.csv", index=False)
-    pools = _pool_specs(cfg)
+    pools = cfg.pool_specs()
     _need("capforecast.emit.kubernetes", "write_overlay", "issues 2/6: Kubernetes emitter")(
         plan, pools, run_dir / "k8s"
     )
