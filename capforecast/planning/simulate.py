@@ -26,7 +26,16 @@ from capforecast.errors import PlanningError
 from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
 from capforecast.planning.scoring import oracle_nodes, score_nodes
 
-__all__ = ["MODES", "Decision", "PoolBounds", "decision_schedule", "simulate_baselines", "split_windows"]
+__all__ = [
+    "MODES",
+    "Decision",
+    "ForecastMethod",
+    "PoolBounds",
+    "decision_schedule",
+    "simulate",
+    "simulate_baselines",
+    "split_windows",
+]
 
 MODES = ("nightly", "hourly")
 
@@ -182,4 +191,121 @@ def simulate_baselines(
                             price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
             scores.append({"unique_id": str(uid), "method": name, **s, "knob": knob, "val_busy": vb,
                            "met": bool(s["busy"] <= target_busy + 1e-12)})
+    return pd.concat(plans, ignore_index=True), pd.DataFrame(scores)
+
+
+# ---------------------------------------------------------------------------------------------- capforecast
+@dataclass(frozen=True)
+class ForecastMethod:
+    """capforecast's plan as the simulator runs it: a model forecast, a recent-level floor, conformal headroom.
+
+    Every day at 00:00 the model (``get_model(model, **model_params)``) is refit on the demand observed by
+    then and forecasts the ``quantile`` of the next 48 h. At each decision the demand to plan for is
+    ``max(newest observed demand, that quantile)`` (``level_floor``), times the headroom that
+    :func:`~capforecast.planning.calibrate.calibrate_headroom` finds on the validation window.
+
+    Examples
+    --------
+    >>> ForecastMethod().model
+    'seasonal_quantile'
+    """
+
+    model: str = "seasonal_quantile"
+    model_params: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
+    quantile: float = 0.9
+    level_floor: bool = True
+    name: str = "capforecast"
+
+    def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.Series]:
+        """Refit once per day; map each day's 00:00 to its forecast quantile, indexed by (unique_id, ds)."""
+        from capforecast.frames import quantile_column
+        from capforecast.models import get_model
+
+        step = pd.Timedelta(frame.groupby("unique_id")["ds"].diff().min())
+        out = {}
+        for day in days:
+            hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
+            horizon = int((day + pd.Timedelta("2D") - hist.groupby("unique_id")["ds"].max().min()) / step)
+            model = get_model(self.model, **dict(self.model_params)).fit(hist)
+            fc = model.predict(horizon, quantiles=[self.quantile])
+            out[day] = fc.set_index(["unique_id", "ds"])[quantile_column(self.quantile)]
+        return out
+
+    def base(
+        self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision],
+        forecasts: Mapping[pd.Timestamp, pd.Series],
+    ) -> np.ndarray:
+        """The demand estimate (before headroom) of every target step of ``decisions``."""
+        parts = []
+        for d in decisions:
+            fc = forecasts[d.time.floor("D")].loc[uid]
+            q = fc.reindex(ds[d.targets]).to_numpy(float)
+            last = y[d.observed - 1] if d.observed > 0 else 0.0
+            q = np.where(np.isnan(q), last, q)
+            parts.append(np.maximum(q, last) if self.level_floor else q)
+        return np.maximum(np.concatenate(parts), 0.0) if parts else np.zeros(0)
+
+
+def simulate(
+    frame: pd.DataFrame,
+    mode: str,
+    *,
+    target_busy: float | Mapping[str, float],
+    test_days: float = 7,
+    val_days: float = 7,
+    pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),
+    method: ForecastMethod | None = None,
+    baselines: Sequence[str] = ("static", "reactive", "seasonal_naive_max"),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Walk forward over the test window with capforecast's plan, the reference planners and the oracle.
+
+    ``frame`` is a regular series frame of demand in GPUs; ``target_busy`` is one share for every series or a
+    mapping by ``unique_id``. Returns ``(plans, scores)`` like :func:`simulate_baselines`, with the rows of
+    method ``"capforecast"`` first; its ``knob`` is the calibrated headroom.
+
+    Examples
+    --------
+    >>> ds = pd.date_range("2020-05-01", periods=24 * 24, freq="h", tz="UTC")
+    >>> y = 40 + 20 * np.sin(np.arange(len(ds)) * 2 * np.pi / 24)
+    >>> frame = pd.DataFrame({"unique_id": "pool-a", "ds": ds, "y": y})
+    >>> plans, scores = simulate(frame, "nightly", target_busy=0.05, test_days=2, val_days=2)
+    >>> scores["method"].tolist()[:2], bool(scores["met"].iloc[0])
+    (['capforecast', 'static'], True)
+    """
+    from capforecast.planning.calibrate import calibrate_headroom
+
+    _check_mode(mode)
+    method = method or ForecastMethod()
+    targets = target_busy if isinstance(target_busy, Mapping) else {}
+    frame = frame.sort_values(["unique_id", "ds"], ignore_index=True)
+    layout = {}
+    for uid, part in frame.groupby("unique_id", sort=True):
+        ds = pd.DatetimeIndex(part["ds"])
+        y = part["y"].to_numpy(float)
+        val_start, test_start, stop = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
+        layout[str(uid)] = (ds, y, decision_schedule(ds, val_start, test_start, mode),
+                            decision_schedule(ds, test_start, stop, mode), val_start, test_start, stop)
+    days = sorted({d.time.floor("D") for v in layout.values() for d in (*v[2], *v[3])})
+    forecasts = method.daily_forecasts(frame, days)
+    plans, scores = [], []
+    for uid, (ds, y, val_dec, test_dec, val_start, test_start, stop) in layout.items():
+        pool = pools.get(uid, PoolBounds()) if isinstance(pools, Mapping) else pools
+        tb = float(targets.get(uid, 0.05)) if targets else float(target_busy)  # type: ignore[arg-type]
+        yf = causal_fill(y)
+        cal = calibrate_headroom(method.base(uid, yf, ds, val_dec, forecasts), y[val_start:test_start], tb)
+        nodes = pool.nodes(cal.apply(method.base(uid, yf, ds, test_dec, forecasts)))
+        plans.append(pd.DataFrame({"unique_id": uid, "ds": ds[test_start:stop], "method": method.name,
+                                   "nodes": nodes.astype(int)}))
+        s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
+                        price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
+        val_nodes = pool.nodes(cal.apply(method.base(uid, yf, ds, val_dec, forecasts)))
+        scores.append({"unique_id": uid, "method": method.name, **s, "knob": cal.headroom,
+                       "val_busy": float(_busy(y[val_start:test_start], val_nodes, pool.gpus_per_node)),
+                       "met": bool(s["busy"] <= tb + 1e-12)})
+        bplans, bscores = simulate_baselines(
+            frame[frame["unique_id"] == uid], mode, target_busy=tb, test_days=test_days, val_days=val_days,
+            pools=pool, planners=baselines,
+        )
+        plans.append(bplans)
+        scores.extend(bscores.to_dict("records"))
     return pd.concat(plans, ignore_index=True), pd.DataFrame(scores)
