@@ -50,7 +50,7 @@ def _wide_to_long(path: Path, start: pd.Timestamp) -> pd.DataFrame:
     lengths = np.isfinite(values).sum(axis=1)
     ids = np.repeat(wide.index.astype(str).to_numpy(), lengths)
     offsets = np.concatenate([np.arange(n) for n in lengths])
-    y = np.concatenate([row[:n] for row, n in zip(values, lengths)])
+    y = np.concatenate([row[:n] for row, n in zip(values, lengths, strict=True)])
     return pd.DataFrame({"unique_id": ids, "offset": offsets, "y": y})
 
 

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from capforecast._units import parse_duration
     from capforecast.emit import write_overlay, write_report
     from capforecast.ingest.files import read_series
-    from capforecast.ingest.sample import make_sample, write_sample
+    from capforecast.ingest.sample import write_sample
     from capforecast.models import get_model
     from capforecast.planning import load_pools, plan_capacity
 

@@ -1,0 +1,35 @@
+import pandas as pd
+import pytest
+
+from capforecast._units import format_duration, parse_duration, parse_time
+from capforecast.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), (600, 600), ("90", 90)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == pd.Timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "5 minutes", "h", "-5m", "1x", True])
+def test_bad_durations_say_how_to_write_one(bad):
+    with pytest.raises(ConfigError):
+        parse_duration(bad, name="lead_time")
+
+
+def test_format_round_trips():
+    for text in ("10m", "1h30m", "2d", "1w2d", "45s"):
+        assert format_duration(parse_duration(text)) == text
+
+
+def test_parse_time_rfc3339_and_unix_seconds():
+    want = pd.Timestamp("2026-05-01T00:00:00Z")
+    assert parse_time("2026-05-01T00:00:00Z") == want
+    assert parse_time("2026-05-01T02:00:00+02:00") == want
+    assert parse_time(want.timestamp()) == want
+    assert parse_time(str(int(want.timestamp()))) == want
+    assert parse_time("2026-05-01").tz is not None
+    with pytest.raises(ConfigError, match="RFC 3339"):
+        parse_time("yesterday-ish")
