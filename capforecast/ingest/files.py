@@ -66,7 +66,8 @@ def _parse_times(raw: pd.Series, path: Path, col: str) -> pd.Series:
             parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False))
+        shown = zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False)
+        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in shown)
         raise IngestError(
             f"{path}: {int(bad.sum())} unparseable timestamp(s) in column {col!r} ({rows}); use RFC 3339 "
             "(2026-05-01T00:00:00Z) or Unix seconds, or fix/remove those rows"
@@ -78,7 +79,8 @@ def _to_float(raw: pd.Series, path: Path, col: str) -> pd.Series:
     values = pd.to_numeric(raw, errors="coerce")
     bad = (values.isna() & raw.notna()).to_numpy()
     if bad.any():
-        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False))
+        shown = zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False)
+        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in shown)
         raise IngestError(
             f"{path}: {int(bad.sum())} non-numeric value(s) in column {col!r} ({rows}); leave a missing value "
             "empty instead of writing text"
