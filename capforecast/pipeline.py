@@ -241,7 +241,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         result.planned_nodes_max = {
             str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()
         }
-    with timer.step("write", lambda: str(staging)):
+    with timer.step("write", lambda: ", ".join(sorted(p.name for p in staging.iterdir()))):
         _write_outputs(cfg, staging, frame, forecast, plan, scores, now)
     if any(c.get("fallback") for c in result.champions.values()):
         result.status = "partial"
@@ -307,7 +307,14 @@ def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFr
 
     bt = cfg.backtest
     h = _steps(bt.horizon, cfg.series.step, "backtest.horizon")
-    models = {a: get_model(a, **cfg.models.params.get(a, {})) for a in aliases}
+    models = {}
+    for alias in aliases:
+        try:
+            models[alias] = get_model(alias, **cfg.models.params.get(alias, {}))
+        except ModelError as exc:  # e.g. a model whose optional dependency is missing: skip it, say so
+            logger.warning("nightly: candidate %s skipped: %s", alias, str(exc).splitlines()[0])
+    if not models:
+        return pd.DataFrame(index=pd.Index([], name="model"))
     result = cross_validation(
         frame,
         models,
@@ -452,13 +459,13 @@ def _write_outputs(
     forecast.to_csv(run_dir / "forecast.csv", index=False)
     plan.to_csv(run_dir / "plan.csv", index=False)
     scores.rename_axis(index="model").reset_index().to_csv(run_dir / "scores.csv", index=False)
+    from capforecast.emit import write_overlay, write_plan_json
+
     pools = cfg.pool_specs()
-    _need("capforecast.emit.kubernetes", "write_overlay", "issues 2/6: Kubernetes emitter")(
-        plan, pools, run_dir / "k8s"
-    )
-    _need("capforecast.emit.report", "write_report", "issues 2/6: ops report")(
-        run_dir, history=frame, forecast=forecast, plan=plan, pools=pools
-    )
+    write_overlay(plan, pools, run_dir)
+    write_plan_json(plan, pools, run_dir)
+    report = _need("capforecast.emit.report", "write_report", "issues 2/6: ops report")
+    report(run_dir, history=frame, forecast=forecast, plan=plan, pools=pools)
 
 
 # --------------------------------------------------------------------------------------------- publishing
