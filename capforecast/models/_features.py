@@ -1,0 +1,138 @@
+"""Shared feature code for the learned forecasters (GBM, LSTM, Holt-Winters).
+
+Pure numpy/pandas functions: season length from the step, cyclic calendar encodings, per-series scaling,
+gap filling for model inputs, outage detection and the per-series history checks that decide a fallback.
+Nothing here imports TensorFlow or scikit-learn.
+
+Examples
+--------
+>>> import pandas as pd
+>>> season_length(pd.Timedelta("1h"))
+24
+>>> calendar_features(pd.DatetimeIndex(["2026-01-05 06:00"], tz="UTC")).shape
+(1, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CALENDAR_WIDTH",
+    "calendar_features",
+    "fill_for_input",
+    "history_problem",
+    "mask_outages",
+    "season_length",
+    "series_arrays",
+    "series_scale",
+]
+
+CALENDAR_WIDTH = 4
+_DAY = pd.Timedelta("1D")
+_WEEK = pd.Timedelta("7D")
+
+
+def season_length(step: pd.Timedelta) -> int:
+    """Steps per season: one day for sub-daily steps (24 for hourly), one week for daily steps, else 1."""
+    step = pd.Timedelta(step)
+    if step <= pd.Timedelta(0):
+        return 1
+    if step < _DAY and _DAY % step == pd.Timedelta(0):
+        return int(_DAY / step)
+    if step == _DAY:
+        return 7
+    if step < _WEEK and _WEEK % step == pd.Timedelta(0):
+        return int(_WEEK / step)
+    return 1
+
+
+def calendar_features(ds: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Cyclic hour-of-day and day-of-week encodings, shape ``(n, 4)``: sin/cos hour, sin/cos weekday."""
+    idx = pd.DatetimeIndex(ds)
+    hour = idx.hour.to_numpy() + idx.minute.to_numpy() / 60.0 + idx.second.to_numpy() / 3600.0
+    dow = idx.dayofweek.to_numpy() + hour / 24.0
+    h = 2.0 * np.pi * hour / 24.0
+    d = 2.0 * np.pi * dow / 7.0
+    return np.stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)], axis=1).astype(np.float32)
+
+
+def series_scale(y: np.ndarray) -> float:
+    """Per-series scale: mean absolute observed value (1.0 for an all-zero or empty series)."""
+    finite = np.abs(y[np.isfinite(y)])
+    scale = float(finite.mean()) if finite.size else 0.0
+    return scale if scale > 1e-12 else 1.0
+
+
+def fill_for_input(y: np.ndarray, m: int) -> np.ndarray:
+    """Fill NaN for use as a model *input* (never as a target): same step a season back, then nearest value.
+
+    Values that cannot be filled (an all-NaN series) become 0.
+    """
+    out = np.asarray(y, dtype=float).copy()
+    if m > 1:
+        for i in np.flatnonzero(np.isnan(out)):
+            if i >= m and not np.isnan(out[i - m]):
+                out[i] = out[i - m]
+    if np.isnan(out).any():
+        out = pd.Series(out).ffill().bfill().to_numpy()
+    return np.nan_to_num(out, nan=0.0)
+
+
+def mask_outages(y: np.ndarray, m: int, *, min_nonzero_share: float = 0.8) -> tuple[np.ndarray, int]:
+    """Mark runs of exact zeros at least one season long as missing (NaN) in an otherwise non-zero series.
+
+    Such a run is taken as an outage of the data source, not as demand. A series that is zero more than
+    ``1 - min_nonzero_share`` of the time outside those runs keeps its zeros (zero is normal for it).
+    Returns the masked copy and the number of steps masked. A run that reaches the end of the series is kept:
+    it may be real, current demand.
+    """
+    out = np.asarray(y, dtype=float).copy()
+    zero = out == 0.0
+    runs = []
+    i, n = 0, len(out)
+    while i < n:
+        if zero[i]:
+            j = i
+            while j < n and zero[j]:
+                j += 1
+            if j - i >= max(m, 2) and j < n:
+                runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    if not runs:
+        return out, 0
+    in_runs = np.zeros(n, dtype=bool)
+    for a, b in runs:
+        in_runs[a:b] = True
+    rest = out[~in_runs & np.isfinite(out)]
+    if rest.size == 0 or np.mean(rest != 0.0) < min_nonzero_share:
+        return out, 0
+    out[in_runs] = np.nan
+    return out, int(in_runs.sum())
+
+
+def history_problem(y: np.ndarray, m: int) -> str | None:
+    """Why a series cannot feed a learned model (``None`` if it can): too short, empty or constant."""
+    observed = y[np.isfinite(y)]
+    need = 2 * max(m, 1)
+    if observed.size < need:
+        return (
+            f"only {observed.size} observed steps, fewer than two seasons ({need}); "
+            "collect more history or use model 'seasonal_naive'"
+        )
+    if np.all(observed == observed[0]):
+        return f"constant series (every value is {observed[0]:g}); forecasting the constant"
+    return None
+
+
+def series_arrays(frame: pd.DataFrame, ids: list[str], columns: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Split a regularised series frame into ``{id: {column: float array}}`` (plus ``'ds'``), in ``ids`` order."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for uid, group in frame.groupby("unique_id", sort=False):
+        arrays = {c: group[c].to_numpy(dtype=float) for c in columns}
+        arrays["ds"] = group["ds"].to_numpy()
+        out[str(uid)] = arrays
+    return {uid: out[uid] for uid in ids}
