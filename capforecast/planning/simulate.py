@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -246,65 +247,121 @@ class ForecastMethod:
         return np.maximum(np.concatenate(parts), 0.0) if parts else np.zeros(0)
 
 
+def _bounds(pool: Any) -> PoolBounds:
+    return PoolBounds(gpus_per_node=pool.gpus_per_node, min_nodes=pool.min_nodes, max_nodes=pool.max_nodes,
+                      price_per_node_hour=pool.price_per_node_hour)
+
+
+def _plan_window(
+    decisions: Mapping[str, Sequence[Decision]],
+    bases: Mapping[str, np.ndarray],
+    layout: Mapping[str, tuple],
+    pools: Sequence[Any],
+) -> dict[str, np.ndarray]:
+    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast."""
+    from capforecast.frames import quantile_column
+    from capforecast.planning.planner import plan_capacity
+
+    rows: dict[tuple[pd.Timestamp, float], list[pd.DataFrame]] = {}
+    for pool in pools:  # one planner call per decision time and service quantile (a column per level)
+        uid, level = pool.name, pool.service_quantile
+        ds, offset = layout[uid][0], 0
+        for d in decisions[uid]:
+            value = bases[uid][offset: offset + len(d.targets)]
+            offset += len(d.targets)
+            rows.setdefault((d.time, level), []).append(pd.DataFrame({
+                "unique_id": uid, "ds": ds[d.targets], "model": "capforecast", "yhat": value,
+                quantile_column(level): value,
+            }))
+    out: dict[str, list[np.ndarray]] = {p.name: [] for p in pools}
+    for time, level in sorted(rows):
+        fc = pd.concat(rows[(time, level)], ignore_index=True)
+        names = set(fc["unique_id"])
+        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time)
+        for uid, sub in plan.groupby("unique_id", sort=False):
+            out[str(uid)].append(sub["nodes"].to_numpy(float))
+    return {uid: np.concatenate(parts) for uid, parts in out.items()}
+
+
 def simulate(
     frame: pd.DataFrame,
+    pools: Sequence[Any],
     mode: str,
     *,
-    target_busy: float | Mapping[str, float],
     test_days: float = 7,
     val_days: float = 7,
-    pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),
     method: ForecastMethod | None = None,
     baselines: Sequence[str] = ("static", "reactive", "seasonal_naive_max"),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Walk forward over the test window with capforecast's plan, the reference planners and the oracle.
 
-    ``frame`` is a regular series frame of demand in GPUs; ``target_busy`` is one share for every series or a
-    mapping by ``unique_id``. Returns ``(plans, scores)`` like :func:`simulate_baselines`, with the rows of
-    method ``"capforecast"`` first; its ``knob`` is the calibrated headroom.
+    ``frame`` is a series frame of demand in GPUs; each of ``pools`` (:class:`~capforecast.planning.PoolSpec`)
+    plans the series whose ``unique_id`` is its ``name``, aiming at its ``target_busy`` (``1 - quantile``).
+    capforecast's plan: :class:`ForecastMethod`'s estimate, calibrated on the validation window by
+    :func:`~capforecast.planning.calibrate.calibrate_headroom` into the pool's service-quantile column, then
+    :func:`~capforecast.planning.plan_capacity` at each decision time (its rules and the pool's own headroom
+    apply; the cooldown acts within one decision's window). Returns ``(plans, scores)`` like
+    :func:`simulate_baselines`, the rows of method ``"capforecast"`` first; its ``knob`` is the calibrated
+    headroom.
 
     Examples
     --------
+    >>> from capforecast.planning import PoolSpec
     >>> ds = pd.date_range("2020-05-01", periods=24 * 24, freq="h", tz="UTC")
     >>> y = 40 + 20 * np.sin(np.arange(len(ds)) * 2 * np.pi / 24)
     >>> frame = pd.DataFrame({"unique_id": "pool-a", "ds": ds, "y": y})
-    >>> plans, scores = simulate(frame, "nightly", target_busy=0.05, test_days=2, val_days=2)
+    >>> pool = PoolSpec(name="pool-a", gpus_per_node=8, min_nodes=0, max_nodes=20, lead_time="0s",
+    ...                 scale_in_cooldown="0s", target_busy=0.05)
+    >>> plans, scores = simulate(frame, [pool], "nightly", test_days=2, val_days=2)
     >>> scores["method"].tolist()[:2], bool(scores["met"].iloc[0])
     (['capforecast', 'static'], True)
     """
+    from capforecast.frames import regularize, validate
     from capforecast.planning.calibrate import calibrate_headroom
 
     _check_mode(mode)
     method = method or ForecastMethod()
-    targets = target_busy if isinstance(target_busy, Mapping) else {}
-    frame = frame.sort_values(["unique_id", "ds"], ignore_index=True)
-    layout = {}
-    for uid, part in frame.groupby("unique_id", sort=True):
+    frame = regularize(validate(frame))[["unique_id", "ds", "y"]]
+    have = set(frame["unique_id"].astype(str))
+    pools = [p for p in pools if p.name in have]
+    if not pools:
+        raise PlanningError(
+            f"no pool is named like a series of the input ({', '.join(sorted(have)[:5])}); "
+            "name each pool after the unique_id of its demand series"
+        )
+    layout, val_dec, test_dec = {}, {}, {}
+    for pool in pools:
+        part = frame[frame["unique_id"] == pool.name]
         ds = pd.DatetimeIndex(part["ds"])
         y = part["y"].to_numpy(float)
-        val_start, test_start, stop = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
-        layout[str(uid)] = (ds, y, decision_schedule(ds, val_start, test_start, mode),
-                            decision_schedule(ds, test_start, stop, mode), val_start, test_start, stop)
-    days = sorted({d.time.floor("D") for v in layout.values() for d in (*v[2], *v[3])})
-    forecasts = method.daily_forecasts(frame, days)
+        windows = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
+        layout[pool.name] = (ds, y, causal_fill(y), *windows)
+        val_dec[pool.name] = decision_schedule(ds, windows[0], windows[1], mode)
+        test_dec[pool.name] = decision_schedule(ds, windows[1], windows[2], mode)
+    days = sorted({d.time.floor("D") for dec in (val_dec, test_dec) for v in dec.values() for d in v})
+    forecasts = method.daily_forecasts(frame[frame["unique_id"].isin(list(layout))], days)
+    bases, cals = {}, {}
+    for pool in pools:
+        ds, y, yf, val_start, test_start, _ = layout[pool.name]
+        target = 1.0 - pool.service_quantile
+        fv = method.base(pool.name, yf, ds, val_dec[pool.name], forecasts)
+        cals[pool.name] = cal = calibrate_headroom(fv, y[val_start:test_start], target)
+        bases[pool.name] = cal.apply(method.base(pool.name, yf, ds, test_dec[pool.name], forecasts))
+    planned = _plan_window(test_dec, bases, layout, pools)
     plans, scores = [], []
-    for uid, (ds, y, val_dec, test_dec, val_start, test_start, stop) in layout.items():
-        pool = pools.get(uid, PoolBounds()) if isinstance(pools, Mapping) else pools
-        tb = float(targets.get(uid, 0.05)) if targets else float(target_busy)  # type: ignore[arg-type]
-        yf = causal_fill(y)
-        cal = calibrate_headroom(method.base(uid, yf, ds, val_dec, forecasts), y[val_start:test_start], tb)
-        nodes = pool.nodes(cal.apply(method.base(uid, yf, ds, test_dec, forecasts)))
-        plans.append(pd.DataFrame({"unique_id": uid, "ds": ds[test_start:stop], "method": method.name,
+    for pool in pools:
+        ds, y, yf, val_start, test_start, stop = layout[pool.name]
+        target = 1.0 - pool.service_quantile
+        nodes = planned[pool.name]
+        plans.append(pd.DataFrame({"unique_id": pool.name, "ds": ds[test_start:stop], "method": method.name,
                                    "nodes": nodes.astype(int)}))
         s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
                         price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
-        val_nodes = pool.nodes(cal.apply(method.base(uid, yf, ds, val_dec, forecasts)))
-        scores.append({"unique_id": uid, "method": method.name, **s, "knob": cal.headroom,
-                       "val_busy": float(_busy(y[val_start:test_start], val_nodes, pool.gpus_per_node)),
-                       "met": bool(s["busy"] <= tb + 1e-12)})
+        scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": cals[pool.name].headroom,
+                       "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12)})
         bplans, bscores = simulate_baselines(
-            frame[frame["unique_id"] == uid], mode, target_busy=tb, test_days=test_days, val_days=val_days,
-            pools=pool, planners=baselines,
+            frame[frame["unique_id"] == pool.name], mode, target_busy=target, test_days=test_days,
+            val_days=val_days, pools=_bounds(pool), planners=baselines,
         )
         plans.append(bplans)
         scores.extend(bscores.to_dict("records"))
