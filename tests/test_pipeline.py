@@ -1,0 +1,188 @@
+"""The nightly job end to end against a real Prometheus (tests/promserver.py): outputs, incremental ingest,
+idempotence, the lock, a server that dies mid-run, a corrupt registry entry, and partial runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from capforecast.config import load_config
+from capforecast.errors import CapforecastError
+from capforecast.pipeline import LockedError, run_nightly
+
+from .promserver import INSTALL_HINT, PrometheusServer, Series
+
+ROOT = Path(__file__).resolve().parents[1]
+START = pd.Timestamp("2026-05-01", tz="UTC")
+DAY1 = pd.Timestamp("2026-05-21T01:30", tz="UTC")
+DAY2 = pd.Timestamp("2026-05-22T01:30", tz="UTC")
+POOLS = {"a100": (60.0, 8), "h100": (20.0, 8)}  # base GPUs, GPUs per node
+
+pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
+                                reason=INSTALL_HINT)
+
+
+def demand_series(end: pd.Timestamp = pd.Timestamp("2026-05-22T00:00", tz="UTC")) -> list[Series]:
+    """Hourly GPU demand per pool with a daily cycle, a weekday bump and noise (fixed seed)."""
+    rng = np.random.default_rng(7)
+    ds = pd.date_range(START, end, freq="h")
+    hours = np.arange(len(ds))
+    out = []
+    for name, (base, _) in POOLS.items():
+        y = base * (1 + 0.4 * np.sin(2 * np.pi * (hours - 8) / 24)) * np.where(ds.dayofweek < 5, 1.0, 0.7)
+        y = np.round(np.maximum(y + rng.normal(0, base * 0.05, len(ds)), 0))
+        out.append(Series("gpu_demand", {"pool": name}, (ds.asi8 // 10**9).astype(np.int64), y))
+    return out
+
+
+def write_config(tmp: Path, url: str, *, extra_pool: bool = False) -> Path:
+    pools = [{"name": n, "gpus_per_node": g, "min_nodes": 1, "max_nodes": 20, "lead_time": "15m",
+              "target_busy": 0.05} for n, (_, g) in POOLS.items()]
+    if extra_pool:  # a pool Prometheus knows nothing about: the planner's fallback plans it
+        pools.append({"name": "l4", "gpus_per_node": 4, "min_nodes": 0, "max_nodes": 3, "lead_time": "5m"})
+    cfg = {
+        "prometheus": {"url": url, "timeout": "10s"},
+        "series": {"step": "1h", "history": "14d", "query": "sum by (pool) (gpu_demand)", "id_labels": ["pool"]},
+        "pools": pools,
+        "models": {"candidates": ["seasonal_naive", "seasonal_quantile"], "fallback": "seasonal_naive"},
+        "backtest": {"windows": 2, "horizon": "24h", "step": "24h"},
+        "forecast": {"horizon": "24h", "quantiles": [0.5, 0.9]},
+        "output": {"dir": "state", "metrics_file": "textfile/capforecast_nightly.prom", "keep_runs": 5},
+    }
+    path = tmp / "nightly.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory):
+    with PrometheusServer.from_samples(demand_series(), tmp_path_factory.mktemp("prom")) as server:
+        yield server
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (and where ``latest`` points), to prove nothing changed."""
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+             and p.name != ".nightly.lock" and "cache" not in p.relative_to(root).parts}
+    files["latest ->"] = os.readlink(root / "latest").encode() if (root / "latest").is_symlink() else b""
+    return files
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "capforecast.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_nightly_run_writes_outputs_then_pulls_only_new_data(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    state = cfg.output.dir
+    first = run_nightly(cfg, now=DAY1)
+    assert first.status == "success" and first.exit_code == 0
+    run = state / "runs" / "2026-05-21"
+    assert os.readlink(state / "latest") == "runs/2026-05-21"
+    for name in ("forecast.csv", "plan.csv", "scores.csv", "report.md", "run.json", "k8s/kustomization.yaml"):
+        assert (run / name).is_file(), name
+    plan = pd.read_csv(run / "plan.csv", parse_dates=["ds"])
+    assert set(plan["unique_id"]) == {"a100", "h100"}
+    assert plan["ds"].min() == pd.Timestamp("2026-05-21T01:00", tz="UTC") or plan["ds"].min() <= DAY1
+    assert plan.groupby("unique_id")["nodes"].nunique().max() > 1  # it follows the daily cycle
+    summary = json.loads((run / "run.json").read_text())
+    assert {c["model"] for c in summary["champions"].values()} <= {"seasonal_naive", "seasonal_quantile"}
+    assert set(summary["steps"]) >= {"ingest", "backtest", "select", "train", "forecast", "plan", "write"}
+    assert first.rows_ingested == 2 * 14 * 24  # the whole history window, first time
+    metrics = cfg.output.metrics_file.read_text()
+    assert 'capforecast_nightly_status{status="success"} 1' in metrics
+    assert 'capforecast_nightly_planned_nodes_max{pool="a100"}' in metrics
+
+    before = snapshot(state)
+    again = run_nightly(cfg, now=DAY1 + pd.Timedelta("2h"))  # same day: the finished run is reused
+    assert again.status == "reused" and again.exit_code == 0
+    assert snapshot(state) == before
+
+    second = run_nightly(cfg, now=DAY2)
+    assert second.status == "success"
+    assert second.rows_ingested == 2 * 24  # only the new day
+    assert os.readlink(state / "latest") == "runs/2026-05-22"
+    assert (state / "runs" / "2026-05-21" / "plan.csv").read_bytes() == before["runs/2026-05-21/plan.csv"]
+
+
+def test_prometheus_stopped_mid_run_leaves_everything_as_it_was(tmp_path: Path) -> None:
+    server = PrometheusServer.from_samples(demand_series(), tmp_path / "prom").start()
+    try:
+        cfg = load_config(write_config(tmp_path, server.url))
+        assert run_nightly(cfg, now=DAY1).status == "success"
+        before = snapshot(cfg.output.dir)
+        last_success = cfg.output.metrics_file.read_text().split("last_success_timestamp_seconds ")[1].split()[0]
+
+        def stop_at_ingest(step: str, index: int, total: int) -> None:
+            if step == "ingest":
+                server.stop()
+
+        with pytest.raises(CapforecastError):
+            run_nightly(cfg, now=DAY2, progress=stop_at_ingest)
+    finally:
+        server.stop()
+    assert snapshot(cfg.output.dir) == before  # models, runs, plan and latest untouched
+    assert not list((cfg.output.dir / "runs").glob(".*"))  # no staging left behind
+    metrics = cfg.output.metrics_file.read_text()
+    assert 'capforecast_nightly_status{status="failure"} 1' in metrics
+    assert f"last_success_timestamp_seconds {last_success}" in metrics
+    # the command line says so in one line and exits 1
+    done = cli("nightly", "--config", str(tmp_path / "nightly.yaml"), "--now", str(DAY2))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("capforecast: error: ")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_second_run_exits_clearly_while_the_first_holds_the_lock(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path, prom.url)
+    cfg = load_config(cfg_path)
+    seen: dict[str, object] = {}
+
+    def second_run(step: str, index: int, total: int) -> None:
+        if step == "backtest":
+            with pytest.raises(LockedError) as err:
+                run_nightly(cfg, now=DAY1)
+            seen["in-process"] = str(err.value)
+            seen["cli"] = cli("nightly", "--config", str(cfg_path), "--now", str(DAY1))
+
+    assert run_nightly(cfg, now=DAY1, progress=second_run).status == "success"
+    assert "another nightly run is in progress" in str(seen["in-process"])
+    done = seen["cli"]
+    assert done.returncode == 1 and "another nightly run is in progress" in done.stderr
+    assert os.readlink(cfg.output.dir / "latest") == "runs/2026-05-21"
+
+
+def test_a_corrupt_registry_entry_is_reported_and_replaced(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    run_nightly(cfg, now=DAY1)
+    corrupted = 0
+    for meta in cfg.output.registry.rglob("*.json"):
+        if "a100" in str(meta.relative_to(cfg.output.registry)):
+            meta.write_text("{not json", encoding="utf-8")
+            corrupted += 1
+    assert corrupted
+    result = run_nightly(cfg, now=DAY2)
+    assert result.status in ("success", "partial")
+    assert any("a100" in n and "unreadable" in n for n in result.notes)
+    assert os.readlink(cfg.output.dir / "latest") == "runs/2026-05-22"
+
+
+def test_a_pool_without_data_makes_the_run_partial(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path, prom.url, extra_pool=True)
+    done = cli("nightly", "--config", str(cfg_path), "--now", str(DAY1), "--no-progress")
+    assert done.returncode == 3, done.stderr
+    assert "l4" in done.stdout and "partial" in done.stdout
+    plan = pd.read_csv(tmp_path / "state" / "latest" / "plan.csv")
+    assert set(plan["unique_id"]) == {"a100", "h100", "l4"}
+    assert plan.loc[plan["unique_id"] == "l4", "reason"].str.startswith("fallback").all()
+    assert "nightly: ingest" in done.stderr and "done in" in done.stderr  # one log line per step
