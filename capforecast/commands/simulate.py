@@ -1,0 +1,81 @@
+"""``capforecast simulate``: walk forward over the last days of a demand file and score the plans.
+
+Writes ``DIR/plan.csv`` (capforecast's plan: ``unique_id, ds, nodes``, one row per step of the test window),
+``DIR/scores.csv`` (busy, unmet share, idle GPU-hours, cost, cost_ratio vs the oracle, scale events of
+capforecast's plan and of the reference planners on the same data) and ``DIR/plans_all.csv`` (every method).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+logger = logging.getLogger("capforecast.simulate")
+
+DEFAULT_BASELINES = "static,reactive,seasonal_naive_max"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="replay the last days of demand: capforecast's plan vs static, reactive, seasonal-naive, oracle",
+        description="Walk forward over the last --test-days of each series exactly as ../shared/BENCHMARKS.md "
+        "defines it: at each decision time use only demand observed by then, forecast, calibrate the headroom "
+        "that meets the pool's target_busy on the --val-days before the test window, and plan with the pool's "
+        "rules. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' commits the hour starting "
+        "at t + 1h at each hour t. Nothing is applied to any cluster.",
+    )
+    parser.add_argument("--input", required=True, help="series frame CSV/parquet: unique_id, ds, y (GPUs)")
+    parser.add_argument("--pools", required=True, help="pools YAML; each pool plans the series of its name")
+    parser.add_argument("--mode", choices=("nightly", "hourly"), default="nightly",
+                        help="when plans are committed (default: nightly)")
+    parser.add_argument("--test-days", type=float, default=7.0, help="days scored at the end (default: 7)")
+    parser.add_argument("--val-days", type=float, default=7.0,
+                        help="days before the test window used to calibrate every knob (default: 7)")
+    parser.add_argument("--baselines", default=DEFAULT_BASELINES,
+                        help="comma-separated reference planners: static, reactive, seasonal_naive_max, "
+                        f"holt_winters, predict_linear (default: {DEFAULT_BASELINES}); the oracle is always added")
+    parser.add_argument("--out", required=True, help="output folder for plan.csv and scores.csv")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from capforecast._io import write_frame
+    from capforecast.errors import ConfigError
+    from capforecast.ingest.files import read_series
+    from capforecast.planning import load_pools
+    from capforecast.planning.baselines import BASELINES
+    from capforecast.planning.simulate import simulate
+
+    started = time.perf_counter()
+    names = [b.strip() for b in str(args.baselines).split(",") if b.strip()]
+    unknown = [b for b in names if b not in BASELINES]
+    if unknown:
+        raise ConfigError(f"--baselines: unknown planner(s) {unknown}; choose from {', '.join(BASELINES)}")
+    for opt, value in (("--test-days", args.test_days), ("--val-days", args.val_days)):
+        if not value > 0:
+            raise ConfigError(f"{opt} must be a positive number of days, got {value}; e.g. {opt} 7")
+    frame = read_series(args.input)
+    pools = load_pools(args.pools)
+    ids = set(frame["unique_id"].astype(str))
+    planned = [p for p in pools if p.name in ids]
+    skipped = [p.name for p in pools if p.name not in ids]
+    if skipped and planned:
+        logger.warning("pools without a series in %s (not simulated): %s", args.input, ", ".join(skipped))
+    plans, scores = simulate(frame, planned or list(pools), args.mode, test_days=args.test_days,
+                             val_days=args.val_days, baselines=names)
+    out = Path(args.out)
+    ours = plans[plans["method"] == "capforecast"][["unique_id", "ds", "nodes"]]
+    write_frame(ours, out / "plan.csv")
+    write_frame(scores, out / "scores.csv")
+    write_frame(plans, out / "plans_all.csv")
+    table = scores[["unique_id", "method", "busy", "cost_ratio", "unmet_share", "scale_events", "met"]].copy()
+    table["busy"] = (100 * table["busy"]).map("{:.1f} %".format)
+    table["unmet_share"] = (100 * table["unmet_share"]).map("{:.2f} %".format)
+    table["cost_ratio"] = table["cost_ratio"].map("{:.3f}".format)
+    print(table.to_string(index=False))
+    print(f"wrote {out / 'plan.csv'}, {out / 'scores.csv'}, {out / 'plans_all.csv'} "
+          f"({args.mode}, {len(planned)} pool(s), {time.perf_counter() - started:.1f}s)")
+    return 3 if skipped else 0
