@@ -1,0 +1,310 @@
+"""The planner: a pure function from (forecast frame, pools, current nodes) to a Plan frame.
+
+Rules, applied per pool in this order (each row's ``rule``/``reason`` names the one that set the number):
+
+1. **forecast** — demand = the pool's service-quantile column (``p95`` for ``target_busy: 0.05``) times
+   ``1 + headroom``; wanted nodes = ``ceil(demand / gpus_per_node)``.
+2. **min / max** — clamp to ``[min_nodes, max_nodes]``; a forecast above ``max_nodes`` is kept in
+   ``wanted_nodes`` and flagged ``capped`` (never clipped silently).
+3. **cooldown** — scale up at once, scale in only when the clamped need has stayed lower for
+   ``scale_in_cooldown`` (the max over the trailing cooldown window, current nodes included).
+4. **lead_time** — when the current nodes are known (``state``), steps starting before ``now + lead_time``
+   cannot get new nodes: they hold the current count and the shortfall is flagged.
+5. **budget** — under a shared GPU :class:`~capforecast.planning.pools.Budget`, lowest ``priority`` tiers
+   are cut first (never below ``min_nodes``); ``cut_nodes`` says by how much.
+6. **fallback** — a pool with no forecast rows holds a static plan: the service quantile of its recent
+   ``history`` if given (>= 1 day), else ``max_nodes``.
+
+A Plan row at ``ds`` is the capacity to *hold* during ``[ds, ds + step)``; the emitters turn it into
+requests made ``lead_time`` ahead (see :mod:`capforecast.emit.schedule`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from capforecast import frames
+from capforecast.errors import PlanningError
+from capforecast.planning.pools import Budget, PoolSpec
+
+__all__ = ["PLAN_COLUMNS", "plan_capacity", "static_nodes"]
+
+log = logging.getLogger(__name__)
+
+#: The required columns of a Plan frame (extra columns follow them).
+PLAN_COLUMNS = ("unique_id", "ds", "nodes", "gpus", "reason")
+_EXTRA = ("rule", "quantile", "demand_q", "expected", "wanted_nodes", "capped", "cut_nodes", "shortfall_nodes")
+_EPS = 1e-9
+
+
+def _nodes_for(gpus: np.ndarray, pool: PoolSpec) -> np.ndarray:
+    return np.ceil(np.maximum(gpus, 0.0) / pool.gpus_per_node - _EPS).astype(np.int64)
+
+
+def static_nodes(history: pd.DataFrame, pool: PoolSpec, *, days: float = 14) -> int:
+    """The static plan for ``pool``: nodes for the service quantile of its last ``days`` of history.
+
+    Used as the fallback rule and as the report's comparison. ``history`` is a series frame (NaN ignored).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> h = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2026-01-01", periods=48, freq="h", tz="UTC"),
+    ...                   "y": [10.0] * 47 + [40.0]})
+    >>> static_nodes(h, PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=9, lead_time="10m"))
+    2
+    """
+    rows = history[history["unique_id"].astype(str) == pool.name]
+    if rows.empty:
+        raise PlanningError(f"pool {pool.name!r}: no history rows; give history for this pool or drop the pool")
+    recent = rows[rows["ds"] > rows["ds"].max() - pd.Timedelta(days=days)]["y"].astype(float).dropna()
+    if recent.empty:
+        raise PlanningError(f"pool {pool.name!r}: its recent history is all missing; give observed history")
+    need = float(np.quantile(recent.to_numpy(), pool.service_quantile)) * (1.0 + pool.headroom)
+    return int(np.clip(_nodes_for(np.array([need]), pool)[0], pool.min_nodes, pool.max_nodes))
+
+
+def _service_column(fc: pd.DataFrame, pool: PoolSpec) -> str:
+    col = frames.quantile_column(pool.service_quantile)
+    if col not in fc.columns:
+        present = list(frames.quantile_columns(fc).values()) or ["none"]
+        have = ",".join(f"{q:g}" for q in frames.quantile_columns(fc))
+        want = ",".join(f"{q:g}" for q in sorted({*frames.quantile_columns(fc), pool.service_quantile}))
+        raise PlanningError(
+            f"pool {pool.name!r} plans from forecast column {col!r} (quantile {pool.service_quantile:g}) but the "
+            f"forecast has only {', '.join(present)}; forecast again with --quantiles {want} "
+            f"(or set 'quantile: <one of {have or 'the levels you have'}>' for this pool)"
+        )
+    return col
+
+
+def _plan_pool(
+    fc: pd.DataFrame, pool: PoolSpec, current: int | None, now: pd.Timestamp | None, step: pd.Timedelta
+) -> pd.DataFrame:
+    col = _service_column(fc, pool)
+    ds = pd.DatetimeIndex(fc["ds"])
+    demand = np.maximum(fc[col].to_numpy(dtype=float), 0.0)
+    wanted = _nodes_for(demand * (1.0 + pool.headroom), pool)
+    target = np.clip(wanted, pool.min_nodes, pool.max_nodes)
+    rule = np.where(wanted > pool.max_nodes, "max", np.where(wanted < pool.min_nodes, "min", "forecast")).astype(object)
+
+    # cooldown: nodes(t) = max of the clamped target over [t - cooldown, t], current nodes counting as at `now`
+    nodes = target.copy()
+    n_back = max(int(math.ceil(pool.scale_in_cooldown / step)), 0)
+    start = now if now is not None else ds[0]
+    held_cur = np.zeros(len(ds), bool)
+    for i in range(len(ds)):
+        best = target[max(0, i - n_back) : i + 1].max()
+        if current is not None and ds[i] - start <= pool.scale_in_cooldown and current > best:
+            best, held_cur[i] = current, True
+        if best > nodes[i]:
+            nodes[i] = best
+            rule[i] = "cooldown"
+    nodes = np.clip(nodes, pool.min_nodes, pool.max_nodes)
+
+    # lead time: with known current nodes, steps before now + lead_time cannot get new ones
+    shortfall = np.zeros(len(ds), np.int64)
+    if current is not None:
+        ceiling = max(current, pool.min_nodes)
+        late = (ds < start + pool.lead_time) & (nodes > ceiling)
+        shortfall[late] = nodes[late] - ceiling
+        nodes[late] = ceiling
+        rule[late] = "lead_time"
+
+    reasons = []
+    q_txt = f"{col}"
+    hr = f" +{pool.headroom:.0%}" if pool.headroom else ""
+    for i in range(len(ds)):
+        base = f"{q_txt} {demand[i]:.1f} GPU{hr} -> {wanted[i]} nodes"
+        r = rule[i]
+        if r == "forecast":
+            text = base
+        elif r == "max":
+            text = f"CAPPED at max_nodes {pool.max_nodes}: {base}"
+        elif r == "min":
+            text = f"min_nodes {pool.min_nodes} ({base})"
+        elif r == "cooldown":
+            src = "current nodes" if held_cur[i] else "recent need"
+            text = f"cooldown {_fmt(pool.scale_in_cooldown)}: holding {nodes[i]} ({src}); {base}"
+        else:
+            text = (f"lead_time {_fmt(pool.lead_time)}: nodes asked now arrive at "
+                    f"{(start + pool.lead_time):%H:%M}, holding {nodes[i]} ({shortfall[i]} short); {base}")
+        reasons.append(text)
+
+    return pd.DataFrame(
+        {
+            "unique_id": pool.name,
+            "ds": fc["ds"].to_numpy(),
+            "nodes": nodes.astype(np.int64),
+            "gpus": (nodes * pool.gpus_per_node).astype(np.int64),
+            "reason": reasons,
+            "rule": rule.astype(str),
+            "quantile": pool.service_quantile,
+            "demand_q": demand,
+            "expected": np.maximum(fc["yhat"].to_numpy(dtype=float), 0.0),
+            "wanted_nodes": wanted,
+            "capped": wanted > pool.max_nodes,
+            "cut_nodes": np.zeros(len(ds), np.int64),
+            "shortfall_nodes": shortfall,
+        }
+    )
+
+
+def _fmt(td: pd.Timedelta) -> str:
+    from capforecast._units import format_duration
+
+    return format_duration(td)
+
+
+def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | None) -> pd.DataFrame:
+    n, why = pool.max_nodes, "no forecast and no history for this pool: holding max_nodes"
+    if history is not None:
+        rows = history[history["unique_id"].astype(str) == pool.name]
+        span = rows["ds"].max() - rows["ds"].min() if len(rows) else pd.Timedelta(0)
+        if span >= pd.Timedelta(days=1) and rows["y"].notna().any():
+            n = static_nodes(history, pool)
+            why = f"no forecast for this pool: static p{pool.service_quantile * 100:g} of recent history"
+    log.warning("pool %s: %s (%d nodes)", pool.name, why, n)
+    k = len(grid)
+    return pd.DataFrame(
+        {
+            "unique_id": pool.name, "ds": grid, "nodes": np.full(k, n, np.int64),
+            "gpus": np.full(k, n * pool.gpus_per_node, np.int64), "reason": f"fallback: {why}",
+            "rule": "fallback", "quantile": pool.service_quantile, "demand_q": np.nan, "expected": np.nan,
+            "wanted_nodes": np.full(k, n, np.int64), "capped": False,
+            "cut_nodes": np.zeros(k, np.int64), "shortfall_nodes": np.zeros(k, np.int64),
+        }
+    )
+
+
+def _apply_budget(plan: pd.DataFrame, pools: Sequence[PoolSpec], budget: Budget) -> pd.DataFrame:
+    members = [p for p in pools if budget.pools is None or p.name in budget.pools]
+    by_name = {p.name: p for p in members}
+    sub = plan[plan["unique_id"].isin(by_name)]
+    if sub.empty:
+        return plan
+    wide = sub.pivot(index="ds", columns="unique_id", values="nodes")
+    if wide.isna().any().any():
+        raise PlanningError(
+            "budget: the pools under one budget must be planned on the same time steps; forecast them together "
+            "with one horizon and step"
+        )
+    names = list(wide.columns)
+    gpn = np.array([by_name[n].gpus_per_node for n in names])
+    mins = np.array([by_name[n].min_nodes for n in names])
+    prio = np.array([by_name[n].priority for n in names])
+    values = wide.to_numpy(dtype=np.int64)
+    cut = np.zeros_like(values)
+    for t in range(values.shape[0]):
+        row = values[t].copy()
+        excess = int(row @ gpn) - budget.gpus
+        for tier in sorted(set(prio)):
+            idx = np.flatnonzero(prio == tier)
+            while excess > 0:
+                spare = (row[idx] - mins[idx]) * gpn[idx]
+                if spare.max() <= 0:
+                    break
+                j = idx[int(np.argmax(spare))]  # water-fill: cut the pool holding most GPUs above its minimum
+                row[j] -= 1
+                excess -= gpn[j]
+            if excess <= 0:
+                break
+        cut[t] = values[t] - row
+    cut_wide = pd.DataFrame(cut, index=wide.index, columns=pd.Index(names, name="unique_id"))
+    cut_long = cut_wide.stack().rename("cut").reset_index()
+    out = plan.merge(cut_long, on=["ds", "unique_id"], how="left")
+    c = out["cut"].fillna(0).astype(np.int64).to_numpy()
+    hit = c > 0
+    out["cut_nodes"] = c
+    out.loc[hit, "nodes"] = out.loc[hit, "nodes"] - c[hit]
+    gpn_row = out["unique_id"].map({p.name: p.gpus_per_node for p in pools}).to_numpy()
+    out["gpus"] = (out["nodes"].to_numpy() * gpn_row).astype(np.int64)
+    out.loc[hit, "rule"] = "budget"
+    tiers = out["unique_id"].map({p.name: p.priority for p in pools})
+    out.loc[hit, "reason"] = [
+        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first); was: {r}"
+        for k, t, r in zip(c[hit], tiers[hit], out.loc[hit, "reason"], strict=True)
+    ]
+    return out.drop(columns="cut")
+
+
+def plan_capacity(
+    forecast: pd.DataFrame,
+    pools: Sequence[PoolSpec],
+    *,
+    state: Mapping[str, int] | None = None,
+    now: Any = None,
+    budget: Budget | None = None,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Plan the nodes each pool holds at each forecast step.
+
+    Parameters
+    ----------
+    forecast : DataFrame
+        A forecast frame with the pools' service-quantile columns (one ``model``; if several, the first).
+    pools : sequence of PoolSpec
+        The pools to plan (a :class:`~capforecast.planning.pools.PoolSet` also brings its ``budget``).
+    state : mapping, optional
+        Current nodes per pool: start of the cooldown, and the ceiling for steps inside the lead time.
+    now : time, optional
+        Decision time (default: the first forecast step). Forecast steps before it are dropped.
+    budget : Budget, optional
+        Shared GPU cap (default: ``pools.budget`` when ``pools`` is a PoolSet).
+    history : DataFrame, optional
+        Series frame used only by the fallback rule for pools without forecast rows.
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, ds, nodes, gpus, reason`` then ``rule, quantile, demand_q, expected, wanted_nodes,
+        capped, cut_nodes, shortfall_nodes``; sorted by pool (in ``pools`` order) and ``ds``.
+    """
+    from capforecast._units import parse_time
+
+    if not pools:
+        raise PlanningError("no pools to plan; list at least one pool under 'pools:' in the pools file")
+    fc = frames.validate_forecast(forecast)
+    models = list(dict.fromkeys(fc["model"]))
+    if len(models) > 1:
+        log.warning("forecast has models %s; planning from %r", models, models[0])
+        fc = fc[fc["model"] == models[0]]
+    fc = fc.sort_values(["unique_id", "ds"])
+    t_now = parse_time(now, name="now") if now is not None else None
+    if t_now is not None:
+        fc = fc[fc["ds"] >= t_now]
+        if fc.empty:
+            raise PlanningError(f"every forecast step is before now={t_now}; forecast again from now on")
+    state = dict(state or {})
+    unknown = set(state) - {p.name for p in pools}
+    if unknown:
+        raise PlanningError(f"state names pools {sorted(unknown)} that are not in the pools file; fix the names")
+    grid = pd.DatetimeIndex(sorted(fc["ds"].unique()))
+    step = pd.Series(grid).diff().min() if len(grid) > 1 else pd.Timedelta(hours=1)
+    parts = []
+    for pool in pools:
+        rows = fc[fc["unique_id"].astype(str) == pool.name]
+        if rows.empty:
+            parts.append(_fallback(pool, grid, history))
+            continue
+        cur = state.get(pool.name)
+        if cur is not None and (isinstance(cur, bool) or not float(cur).is_integer() or cur < 0):
+            raise PlanningError(f"state for pool {pool.name!r} is {cur!r}; give the current node count (>= 0)")
+        pstep = pd.Series(rows["ds"]).diff().min() if len(rows) > 1 else step
+        parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep))
+    extra = sorted(set(fc["unique_id"].astype(str)) - {p.name for p in pools})
+    if extra:
+        log.info("forecast series without a pool (not planned): %s", ", ".join(extra[:10]))
+    plan = pd.concat(parts, ignore_index=True)
+    budget = budget if budget is not None else getattr(pools, "budget", None)
+    if budget is not None:
+        plan = _apply_budget(plan, pools, budget)
+    order = {p.name: i for i, p in enumerate(pools)}
+    plan = plan.sort_values(["unique_id", "ds"], key=lambda s: s.map(order) if s.name == "unique_id" else s)
+    return plan[list(PLAN_COLUMNS) + list(_EXTRA)].reset_index(drop=True)
