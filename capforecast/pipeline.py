@@ -158,8 +158,7 @@ def run_nightly(
         if not force and (final / "run.json").is_file():
             done = json.loads((final / "run.json").read_text(encoding="utf-8"))
             logger.info(
-                "nightly: the run for %s already finished (%s) in %s; reusing it (use --force to run "
-                "it again)",
+                "nightly: the run for %s already finished (%s) in %s; reusing it (use --force to run it again)",
                 date,
                 done.get("status"),
                 final,
@@ -238,9 +237,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         )
     with timer.step("plan", lambda: f"{len(plan)} rows"):
         plan = _plan(cfg, forecast, frame, now, result)
-        result.planned_nodes_max = {
-            str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()
-        }
+        result.planned_nodes_max = {str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()}
     with timer.step("write", lambda: ", ".join(sorted(p.name for p in staging.iterdir()))):
         _write_outputs(cfg, staging, frame, forecast, plan, scores, now)
     if any(c.get("fallback") for c in result.champions.values()):
@@ -425,25 +422,28 @@ def _plan(
     return plan
 
 
-def _current_nodes(cfg: Config, now: pd.Timestamp, pools: list[str]) -> dict[str, int]:
-    """Nodes each pool holds now according to the previous plan (``latest/plan.csv``), where it covers now."""
+def _previous_plan(cfg: Config) -> pd.DataFrame | None:
+    """The plan of the last good run (``latest/plan.csv``), or None."""
     path = cfg.output.latest / "plan.csv"
     if not path.is_file():
-        return {}
+        return None
     try:
-        prev = pd.read_csv(path, usecols=["unique_id", "ds", "nodes"])
+        prev = pd.read_csv(path)
         prev["ds"] = pd.to_datetime(prev["ds"], utc=True)
-    except (ValueError, OSError) as exc:
-        logger.warning(
-            "nightly: cannot read the previous plan %s (%s); planning without current nodes", path, exc
-        )
+        prev["unique_id"] = prev["unique_id"].astype(str)
+    except (ValueError, OSError, KeyError) as exc:
+        logger.warning("nightly: cannot read the previous plan %s (%s); planning without it", path, exc)
+        return None
+    return prev
+
+
+def _current_nodes(cfg: Config, now: pd.Timestamp, pools: list[str]) -> dict[str, int]:
+    """Nodes each pool holds now according to the previous plan, where that plan covers now."""
+    prev = _previous_plan(cfg)
+    if prev is None:
         return {}
-    now_rows = prev[(prev["ds"] <= now) & (prev["ds"] > now - cfg.series.step)]
-    return {
-        str(u): int(n)
-        for u, n in zip(now_rows["unique_id"], now_rows["nodes"], strict=True)
-        if str(u) in pools
-    }
+    rows = prev[(prev["ds"] <= now) & (prev["ds"] > now - cfg.series.step) & prev["unique_id"].isin(pools)]
+    return {str(u): int(n) for u, n in zip(rows["unique_id"], rows["nodes"], strict=True)}
 
 
 def _write_outputs(
@@ -459,13 +459,12 @@ def _write_outputs(
     forecast.to_csv(run_dir / "forecast.csv", index=False)
     plan.to_csv(run_dir / "plan.csv", index=False)
     scores.rename_axis(index="model").reset_index().to_csv(run_dir / "scores.csv", index=False)
-    from capforecast.emit import write_overlay, write_plan_json
+    from capforecast.emit import write_overlay, write_plan_json, write_report
 
     pools = cfg.pool_specs()
     write_overlay(plan, pools, run_dir)
     write_plan_json(plan, pools, run_dir)
-    report = _need("capforecast.emit.report", "write_report", "issues 2/6: ops report")
-    report(run_dir, history=frame, forecast=forecast, plan=plan, pools=pools)
+    write_report(run_dir, history=frame, forecast=forecast, plan=plan, pools=pools, previous_plan=_previous_plan(cfg))
 
 
 # --------------------------------------------------------------------------------------------- publishing
@@ -501,9 +500,7 @@ def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) ->
 
 def _summary(result: RunResult, now: pd.Timestamp, steps: dict[str, float]) -> dict[str, Any]:
     out = asdict(result)
-    out.update(
-        run_dir=str(result.run_dir), now=now.isoformat(), steps={k: round(v, 3) for k, v in steps.items()}
-    )
+    out.update(run_dir=str(result.run_dir), now=now.isoformat(), steps={k: round(v, 3) for k, v in steps.items()})
     return out
 
 
@@ -513,9 +510,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _write_metrics(
-    cfg: Config, started: float, status: str, steps: dict[str, float], result: RunResult | None
-) -> None:
+def _write_metrics(cfg: Config, started: float, status: str, steps: dict[str, float], result: RunResult | None) -> None:
     """Write the node-exporter textfile (if configured); a failure here is logged, never raised."""
     if cfg.output.metrics_file is None:
         return
