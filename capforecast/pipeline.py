@@ -163,6 +163,8 @@ def run_nightly(
                 done.get("status"),
                 final,
             )
+            if _latest_date(cfg) < date:  # killed between moving the run into place and swapping latest
+                _point_latest(cfg, final)
             return RunResult(
                 "reused" if done.get("status") != "partial" else "partial",
                 final,
@@ -485,17 +487,28 @@ def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) ->
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
     os.replace(staging, final)
-    link = cfg.output.latest
-    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(final, link.parent), tmp)
-    os.replace(tmp, link)
+    _point_latest(cfg, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     runs = sorted(d for d in cfg.output.runs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
     for stale in runs[: max(0, len(runs) - cfg.output.keep_runs)]:
         if stale != final:
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def _point_latest(cfg: Config, run_dir: Path) -> None:
+    """Swap the ``latest`` symlink to ``run_dir`` atomically (a new link renamed over the old one)."""
+    link = cfg.output.latest
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(run_dir, link.parent), tmp)
+    os.replace(tmp, link)
+
+
+def _latest_date(cfg: Config) -> str:
+    """The date of the run ``latest`` points at ('' if none)."""
+    link = cfg.output.latest
+    return Path(os.readlink(link)).name if link.is_symlink() else ""
 
 
 def _summary(result: RunResult, now: pd.Timestamp, steps: dict[str, float]) -> dict[str, Any]:
