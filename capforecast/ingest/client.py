@@ -1,0 +1,216 @@
+"""The one place that talks HTTP to Prometheus: timeouts, retries with backoff, bounded concurrency.
+
+:class:`RangeClient` sends ``/api/v1/query_range`` requests over a :class:`~capforecast.ingest.connection.
+Connection`'s ``requests`` session (the session prometheus-api-client's ``PrometheusConnect`` uses too).
+A 429, a 5xx, a timeout or a refused connection is retried ``retries`` times with exponential backoff
+(``Retry-After`` is honoured); anything else, or exhausted retries, raises :class:`~capforecast.errors.
+IngestError` naming the query, the time range, the server and what it said. Secrets are scrubbed from every
+message and log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pandas as pd
+
+from capforecast._units import format_duration
+from capforecast.errors import IngestError
+from capforecast.ingest.connection import Connection
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+__all__ = ["RangeClient", "describe_range"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _ts(seconds: float) -> str:
+    return pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short(promql: str, limit: int = 160) -> str:
+    text = " ".join(promql.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_range(promql: str, start: float, end: float, step: float) -> str:
+    """``query 'x' from 2026-05-01T00:00:00Z to ... step 1m`` for error messages."""
+    return (
+        f"query {_short(promql)!r} from {_ts(start)} to {_ts(end)} step "
+        f"{format_duration(pd.Timedelta(seconds=step))}"
+    )
+
+
+class _Retryable(Exception):
+    def __init__(self, said: str, wait: float | None = None) -> None:
+        super().__init__(said)
+        self.said = said
+        self.wait = wait
+
+
+class RangeClient:
+    """Run range queries against one server with retries, timeouts and a bound on concurrent requests.
+
+    Parameters
+    ----------
+    connection : Connection
+        Where and how to connect (also holds ``timeout``, ``retries``, ``backoff`` and ``workers``).
+    session : requests.Session, optional
+        Reuse this session (e.g. a ``PrometheusConnect``'s); by default ``connection.session()``.
+
+    Examples
+    --------
+    >>> client = RangeClient(Connection("http://prometheus:9090"))  # doctest: +SKIP
+    >>> client.query_range("sum by (pool) (gpu_used)", 1777593600, 1777597200, 60)  # doctest: +SKIP
+    [{'metric': {'pool': 'a100'}, 'values': [[1777593600, '12'], ...]}]
+    """
+
+    def __init__(self, connection: Connection, session: requests.Session | None = None) -> None:
+        self.connection = connection
+        self._session = session
+        self.requests_sent = 0
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session (built on first use, so a missing secret is reported when it is needed)."""
+        if self._session is None:
+            self._session = self.connection.session()
+        return self._session
+
+    def close(self) -> None:
+        """Close the session (only if this client built it)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> RangeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ one request
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """One ``/api/v1/query_range`` call (retried as configured); returns Prometheus's ``data.result``."""
+        conn = self.connection
+        params = {"query": promql, "start": _num(start), "end": _num(end), "step": _num(step)}
+        attempts = conn.retries + 1
+        said = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._once(params)
+            except _Refused as exc:
+                raise IngestError(conn.scrub(f"{exc}; {describe_range(promql, start, end, step)}")) from None
+            except _Retryable as exc:
+                said = exc.said
+                if attempt == attempts:
+                    break
+                pause = min(conn.max_backoff, conn.backoff * 2 ** (attempt - 1))
+                if exc.wait is not None:
+                    pause = min(conn.max_backoff, max(pause, exc.wait))
+                logger.warning(
+                    "prometheus: %s; retry %d of %d in %.1fs (%s)",
+                    conn.scrub(said), attempt, conn.retries, pause, describe_range(promql, start, end, step),
+                )
+                time.sleep(pause)
+        raise IngestError(conn.scrub(
+            f"Prometheus at {conn.display_url} failed after {attempts} attempt(s): {said}; "
+            f"{describe_range(promql, start, end, step)}; check that the server is up and reachable, "
+            "or retry later with more --retries or a longer --timeout"
+        ))
+
+    def _once(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        import requests
+
+        conn = self.connection
+        url = f"{conn.url}/api/v1/query_range"
+        kwargs: dict[str, Any] = {"data": params} if conn.method == "POST" else {"params": params}
+        self.requests_sent += 1
+        try:
+            resp = self.session.request(conn.method, url, timeout=conn.timeout, **kwargs)
+        except requests.Timeout:
+            raise _Retryable(f"no answer within the {conn.timeout:g}s timeout") from None
+        except requests.ConnectionError as exc:
+            raise _Retryable(f"cannot connect ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            raise IngestError(conn.scrub(
+                f"request to Prometheus at {conn.display_url} failed: {exc}; check the URL and TLS settings"
+            )) from None
+        try:
+            return _result(resp, conn)
+        finally:
+            resp.close()
+
+    # ------------------------------------------------------------------------------------------ many at once
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``[fn(x) for x in items]`` with at most ``connection.workers`` running at once, results in order.
+
+        The first error stops the rest: queued calls are cancelled and the error is raised.
+        """
+        if self.connection.workers == 1 or len(items) <= 1:
+            return [fn(x) for x in items]
+        _ = self.session  # build it once, before the threads share it
+        with ThreadPoolExecutor(max_workers=self.connection.workers, thread_name_prefix="capforecast-ingest") as ex:
+            futures = [ex.submit(fn, x) for x in items]
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in futures:
+                if fut in done and fut.exception() is not None:
+                    for other in futures:
+                        other.cancel()
+                    raise fut.exception()  # type: ignore[misc]
+            return [f.result() for f in futures]
+
+
+def _num(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _server_said(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        said = str(body.get("error") or body)
+    except ValueError:
+        said = resp.text.strip()
+    said = " ".join(said.split())
+    return f"HTTP {resp.status_code}" + (f" {said[:300]!r}" if said else "")
+
+
+def _result(resp: requests.Response, conn: Connection) -> list[dict[str, Any]]:
+    if resp.status_code in RETRY_STATUS:
+        retry_after = resp.headers.get("Retry-After", "")
+        wait_s = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
+        raise _Retryable(_server_said(resp), wait_s)
+    if resp.status_code != 200:
+        hint = {
+            401: "check the credentials (--token-env/--token-file, --user/--password-env)",
+            403: "the credentials lack permission to query; ask for read access",
+            404: "the URL does not serve the Prometheus HTTP API; use the base URL, e.g. http://host:9090",
+        }.get(resp.status_code, "fix the query or the time range")
+        raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")
+    try:
+        body = resp.json()
+    except ValueError:
+        raise _Refused(
+            f"Prometheus at {conn.display_url} answered 200 but not with JSON ({resp.text[:80]!r}); "
+            "check that the URL points at the Prometheus HTTP API"
+        ) from None
+    if body.get("status") != "success" or "data" not in body:
+        raise _Refused(f"Prometheus at {conn.display_url} reported an error: {body.get('error', body)}")
+    data = body["data"]
+    if data.get("resultType") != "matrix":
+        raise _Refused(f"expected a range vector (matrix) from query_range, got {data.get('resultType')!r}")
+    return list(data.get("result") or [])
+
+
+class _Refused(IngestError):
+    """A non-retryable answer; :func:`RangeClient.query_range` adds the query and range to its message."""
