@@ -1,0 +1,109 @@
+"""``capforecast plan``: forecast frame + pools file -> plan.csv, plan.json, a kustomize overlay and a report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="turn a forecast into node pre-reservations: plan.csv, k8s overlay, report (files only)",
+        description=(
+            "Plan how many nodes each pool holds at each forecast step (service quantile + headroom, lead time, "
+            "scale-in cooldown, min/max, priority tiers under a budget) and write OUT/plan.csv, OUT/plan.json, "
+            "OUT/k8s/ (one kustomize overlay per reservation window and OUT/k8s/schedule.yaml saying when each "
+            "applies) and OUT/report.md with one PNG per pool. Nothing is applied to any cluster."
+        ),
+    )
+    parser.add_argument("--forecast", required=True, help="forecast frame (.csv or .parquet) with the pools' "
+                        "quantile columns, e.g. from 'capforecast forecast'")
+    parser.add_argument("--pools", required=True, help="pools YAML file (see examples/pools.yaml)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--history", help="series frame of observed demand, for the report's plot and static "
+                        "plan, and the fallback for pools without a forecast")
+    parser.add_argument("--previous-plan", help="an earlier plan.csv to compare against (default: OUT/plan.csv "
+                        "if it exists)")
+    parser.add_argument("--state", help="current nodes per pool, e.g. 'a100-train=6,h100-infer=3' (starts the "
+                        "cooldown; steps within the lead time cannot exceed it)")
+    parser.add_argument("--now", help="decision time (RFC 3339 or Unix seconds); forecast steps before it are "
+                        "dropped (default: the first forecast step)")
+    parser.set_defaults(func=run)
+
+
+def _parse_state(text: str | None) -> dict[str, int]:
+    from capforecast.errors import ConfigError
+
+    state: dict[str, int] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            n = int(value)
+        except ValueError:
+            n = -1
+        if not sep or not name.strip() or n < 0:
+            raise ConfigError(f"--state: cannot read {item.strip()!r}; write POOL=NODES pairs, e.g. a100-train=6")
+        state[name.strip()] = n
+    return state
+
+
+def _read_frame(path: str, what: str):  # noqa: ANN202 - returns a DataFrame
+    import pandas as pd
+
+    from capforecast.errors import FrameError
+    from capforecast.ingest.files import read_table
+
+    df = read_table(path)
+    if "ds" not in df.columns:
+        raise FrameError(f"{path}: no 'ds' column in this {what}; the file has {list(df.columns)}")
+    try:
+        df["ds"] = pd.to_datetime(df["ds"], utc=True)
+    except (ValueError, TypeError):
+        raise FrameError(f"{path}: column 'ds' has values that are not times; write RFC 3339 such as "
+                         "2026-05-01T00:00:00Z") from None
+    if "unique_id" in df.columns:
+        df["unique_id"] = df["unique_id"].astype(str)
+    return df
+
+
+def run(args: argparse.Namespace) -> int:
+    from capforecast import frames
+    from capforecast._io import write_frame
+    from capforecast.emit import write_overlay, write_plan_json, write_report
+    from capforecast.ingest.files import read_series
+    from capforecast.planning import load_pools, plan_capacity
+
+    out = Path(args.out)
+    pools = load_pools(args.pools)
+    state = _parse_state(args.state)
+    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))
+    history = read_series(args.history) if args.history else None
+    prev_path = Path(args.previous_plan) if args.previous_plan else out / "plan.csv"
+    previous = _read_frame(str(prev_path), "plan") if (args.previous_plan or prev_path.is_file()) else None
+
+    plan = plan_capacity(forecast, pools, state=state, now=args.now, history=history)
+    paths = [write_frame(plan, out / "plan.csv"), write_plan_json(plan, pools, out)]
+    overlay = write_overlay(plan, pools, out)
+    report = write_report(out, plan=plan, pools=pools, forecast=forecast, history=history, previous_plan=previous)
+    for path in paths:
+        print(f"wrote {path}")
+    n_windows = sum(1 for f in overlay if f.name == "patches.yaml")
+    print(f"wrote {out / 'k8s'}  ({n_windows} reservation windows; when each applies: {out / 'k8s/schedule.yaml'};"
+          f" build: kubectl kustomize {out / 'k8s'})")
+    print(f"wrote {report}")
+    for name, rows in plan.groupby("unique_id", sort=False):
+        capped = int(rows["capped"].sum())
+        note = f"; forecast above max_nodes on {capped} step(s)" if capped else ""
+        print(f"  {name}: {rows['nodes'].min()}..{rows['nodes'].max()} nodes{note}")
+    fell_back = sorted(plan.loc[plan["rule"] == "fallback", "unique_id"].unique())
+    if fell_back:
+        logger.warning("no forecast for pool(s) %s: planned by the fallback rule (exit code 3)", ", ".join(fell_back))
+        return 3
+    print("nothing was applied to any cluster")
+    return 0

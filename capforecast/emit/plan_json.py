@@ -1,0 +1,39 @@
+"""The plan as JSON (``OUT/plan.json``): pools, their reservation windows and every planned step."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from capforecast._io import write_text
+from capforecast.emit.schedule import reservation_windows
+from capforecast.planning.pools import PoolSpec
+
+__all__ = ["write_plan_json"]
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``out_dir/plan.json`` atomically: ``{"pools": {name: {"steps": [...], "windows": [...]}}}``."""
+    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    windows = reservation_windows(plan, pools)
+    doc: dict[str, dict] = {"pools": {}}
+    for pool in pools:
+        steps = plan[plan["unique_id"].astype(str) == pool.name]
+        wins = windows[windows["unique_id"] == pool.name]
+        doc["pools"][pool.name] = {
+            "gpus_per_node": pool.gpus_per_node,
+            "service_quantile": pool.service_quantile,
+            "steps": [{"ds": _iso(r.ds), "nodes": int(r.nodes), "gpus": int(r.gpus), "reason": str(r.reason)}
+                      for r in steps.itertuples()],
+            "windows": [{"apply_at": _iso(r.apply_at), "until": _iso(r.until), "nodes": int(r.nodes),
+                         "spare_gpus": int(r.spare_gpus)} for r in wins.itertuples()],
+        }
+    return write_text(Path(out_dir) / "plan.json", json.dumps(doc, indent=1) + "\n")

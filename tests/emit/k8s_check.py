@@ -1,0 +1,117 @@
+"""Test helpers: build an overlay with the real kubectl and validate every object for Kubernetes 1.32 (strict).
+
+Core kinds go through kubernetes-validate. The two CRDs it has no schema for are checked here: their
+metadata as a strict ObjectMeta (through a ConfigMap carrying it) and their spec against the subset of the
+published CRD schemas that capforecast writes (karpenter.sh/v1 NodePool, autoscaling.x-k8s.io/v1alpha1
+CapacityBuffer), with unknown fields rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+VERSION = "1.32"
+_QTY = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?[a-zA-Z]*$"}]}
+_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+
+CRD_SPECS = {
+    ("karpenter.sh/v1", "NodePool"): {
+        "type": "object", "additionalProperties": False, "required": ["template"],
+        "properties": {
+            "limits": {"type": "object", "additionalProperties": _QTY},
+            "weight": {"type": "integer", "minimum": 1, "maximum": 100},
+            "disruption": {"type": "object"},
+            "template": {
+                "type": "object", "additionalProperties": False, "required": ["spec"],
+                "properties": {
+                    "metadata": {"type": "object", "additionalProperties": False, "properties": {
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "annotations": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                    "spec": {
+                        "type": "object", "additionalProperties": False, "required": ["nodeClassRef", "requirements"],
+                        "properties": {
+                            "nodeClassRef": {"type": "object", "additionalProperties": False,
+                                             "required": ["group", "kind", "name"],
+                                             "properties": {"group": {"type": "string"}, "kind": {"type": "string"},
+                                                            "name": {"type": "string"}}},
+                            "requirements": {"type": "array", "items": {
+                                "type": "object", "additionalProperties": False, "required": ["key", "operator"],
+                                "properties": {"key": {"type": "string"}, "minValues": {"type": "integer"},
+                                               "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist",
+                                                                     "Gt", "Lt"]},
+                                               "values": {"type": "array", "items": {"type": "string"}}}}},
+                            "taints": {"type": "array", "items": {
+                                "type": "object", "additionalProperties": False, "required": ["key", "effect"],
+                                "properties": {"key": {"type": "string"}, "value": {"type": "string"},
+                                               "effect": {"enum": ["NoSchedule", "PreferNoSchedule",
+                                                                   "NoExecute"]}}}},
+                            "expireAfter": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    ("autoscaling.x-k8s.io/v1alpha1", "CapacityBuffer"): {
+        "type": "object", "additionalProperties": False,
+        "oneOf": [{"required": ["podTemplateRef"]}, {"required": ["scalableRef"]}],
+        "properties": {
+            "provisioningStrategy": {"type": "string"},
+            "podTemplateRef": {"type": "object", "additionalProperties": False, "required": ["name"],
+                               "properties": {"name": _NAME}},
+            "scalableRef": {"type": "object"},
+            "replicas": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            "percentage": {"type": "integer", "minimum": 0},
+            "limits": {"type": "object", "additionalProperties": _QTY},
+        },
+    },
+}
+
+
+def kustomize(path: Path) -> list[dict]:
+    """``kubectl kustomize path`` (offline), parsed; raises with kubectl's message on failure."""
+    done = subprocess.run([KUBECTL, "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"kubectl kustomize {path} failed: {done.stderr}"
+    return [o for o in yaml.safe_load_all(done.stdout) if o]
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def check_names(obj: dict) -> None:
+    """What the API server checks and the JSON schemas do not: DNS-1123 names, namespaces, label values."""
+    meta = obj["metadata"]
+    assert _DNS_SUBDOMAIN.match(meta["name"]) and len(meta["name"]) <= 253, f"bad name {meta['name']!r}"
+    if "namespace" in meta:
+        assert _DNS_LABEL.match(meta["namespace"]), f"bad namespace {meta['namespace']!r}"
+    templates = [obj.get("spec", {}).get("template", {}), obj.get("template", {})]
+    for labels in [meta.get("labels", {}), *(t.get("metadata", {}).get("labels", {}) for t in templates)]:
+        for key, value in labels.items():
+            assert _LABEL_VALUE.match(str(value)), f"bad label value {key}={value!r}"
+
+
+def validate(obj: dict) -> str:
+    """Validate one object; return 'core' or 'crd'. Raises on any problem."""
+    check_names(obj)
+    try:
+        kubernetes_validate.validate(obj, VERSION, strict=True)
+        return "core"
+    except SchemaNotFoundError:
+        key = (obj["apiVersion"], obj["kind"])
+        assert key in CRD_SPECS, f"no schema for {key}"
+        assert set(obj) <= {"apiVersion", "kind", "metadata", "spec"}, f"unexpected top-level keys in {key}"
+        carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"]}
+        kubernetes_validate.validate(carrier, VERSION, strict=True)
+        jsonschema.validate(obj["spec"], CRD_SPECS[key])
+        return "crd"
