@@ -198,12 +198,18 @@ def simulate_baselines(
 # ---------------------------------------------------------------------------------------------- capforecast
 @dataclass(frozen=True)
 class ForecastMethod:
-    """capforecast's plan as the simulator runs it: a model forecast, a recent-level floor, conformal headroom.
+    """capforecast's plan as the simulator runs it: a model forecast, the newest level, rolling conformal headroom.
 
     Every day at 00:00 the model (``get_model(model, **model_params)``) is refit on the demand observed by
-    then and forecasts the ``quantile`` of the next 48 h. At each decision the demand to plan for is
-    ``max(newest observed demand, that quantile)`` (``level_floor``), times the headroom that
-    :func:`~capforecast.planning.calibrate.calibrate_headroom` finds on the validation window.
+    then and forecasts the median and ``quantile`` of the next 48 h. At each decision the demand estimate is
+
+    - ``nightly`` (1 to 24 h ahead): ``max(newest observed demand, the quantile forecast)``;
+    - ``hourly`` (2 steps ahead): the newest observed demand shifted by the seasonal shape,
+      ``y_last + median(t) - median(phase of y_last)``.
+
+    It is multiplied by ``1 + headroom``, the headroom calibrated by
+    :func:`~capforecast.planning.calibrate.calibrate_headroom` on the scores of the last ``calibration_days``
+    of estimates whose demand was observed by the decision time (the validation window at first).
 
     Examples
     --------
@@ -214,37 +220,62 @@ class ForecastMethod:
     model: str = "seasonal_quantile"
     model_params: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
     quantile: float = 0.9
-    level_floor: bool = True
+    calibration_days: float = 7.0
     name: str = "capforecast"
 
-    def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.Series]:
-        """Refit once per day; map each day's 00:00 to its forecast quantile, indexed by (unique_id, ds)."""
+    def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.DataFrame]:
+        """Refit once per day; map each day's 00:00 to its forecast (``p50`` and the quantile column)."""
         from capforecast.frames import quantile_column
         from capforecast.models import get_model
 
         step = pd.Timedelta(frame.groupby("unique_id")["ds"].diff().min())
+        cols = ["p50", quantile_column(self.quantile)]
         out = {}
         for day in days:
             hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
             horizon = int((day + pd.Timedelta("2D") - hist.groupby("unique_id")["ds"].max().min()) / step)
             model = get_model(self.model, **dict(self.model_params)).fit(hist)
-            fc = model.predict(horizon, quantiles=[self.quantile])
-            out[day] = fc.set_index(["unique_id", "ds"])[quantile_column(self.quantile)]
+            fc = model.predict(horizon, quantiles=sorted({0.5, self.quantile}))
+            out[day] = fc.set_index(["unique_id", "ds"])[cols].rename(columns=dict(zip(cols, ["mid", "q"])))
         return out
 
     def base(
-        self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision],
-        forecasts: Mapping[pd.Timestamp, pd.Series],
+        self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision], mode: str,
+        forecasts: Mapping[pd.Timestamp, pd.DataFrame],
     ) -> np.ndarray:
         """The demand estimate (before headroom) of every target step of ``decisions``."""
         parts = []
         for d in decisions:
             fc = forecasts[d.time.floor("D")].loc[uid]
-            q = fc.reindex(ds[d.targets]).to_numpy(float)
             last = y[d.observed - 1] if d.observed > 0 else 0.0
-            q = np.where(np.isnan(q), last, q)
-            parts.append(np.maximum(q, last) if self.level_floor else q)
+            if mode == "nightly":
+                q = fc["q"].reindex(ds[d.targets]).to_numpy(float)
+                parts.append(np.fmax(q, last))
+            else:
+                mid = fc["mid"].reindex(ds[d.targets]).to_numpy(float)
+                shape_last = fc["mid"].reindex([ds[d.observed - 1] + pd.Timedelta("1D")]).to_numpy(float)
+                shift = mid - shape_last
+                parts.append(last + np.where(np.isfinite(shift), shift, 0.0))
         return np.maximum(np.concatenate(parts), 0.0) if parts else np.zeros(0)
+
+    def calibrated(
+        self, base: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int, test_start: int,
+        decisions: Sequence[Decision], target_busy: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Apply rolling conformal headroom to the test decisions; ``base`` covers steps ``start..``.
+
+        Returns the planned demand of every test step and the headroom used at each decision.
+        """
+        from capforecast.planning.calibrate import calibrate_headroom
+
+        window = max(1, int(round(pd.Timedelta(days=self.calibration_days) / (ds[1] - ds[0]))))
+        out, used = [], []
+        for d in decisions:
+            lo, hi = max(start, d.observed - window), d.observed
+            cal = calibrate_headroom(base[lo - start: hi - start], y[lo:hi], target_busy)
+            out.append(cal.apply(base[d.targets - start]))
+            used.append(cal.headroom)
+        return np.concatenate(out), np.asarray(used)
 
 
 def _bounds(pool: Any) -> PoolBounds:
@@ -317,7 +348,6 @@ def simulate(
     (['capforecast', 'static'], True)
     """
     from capforecast.frames import regularize, validate
-    from capforecast.planning.calibrate import calibrate_headroom
 
     _check_mode(mode)
     method = method or ForecastMethod()
@@ -340,13 +370,14 @@ def simulate(
         test_dec[pool.name] = decision_schedule(ds, windows[1], windows[2], mode)
     days = sorted({d.time.floor("D") for dec in (val_dec, test_dec) for v in dec.values() for d in v})
     forecasts = method.daily_forecasts(frame[frame["unique_id"].isin(list(layout))], days)
-    bases, cals = {}, {}
+    bases, knobs = {}, {}
     for pool in pools:
         ds, y, yf, val_start, test_start, _ = layout[pool.name]
-        target = 1.0 - pool.service_quantile
-        fv = method.base(pool.name, yf, ds, val_dec[pool.name], forecasts)
-        cals[pool.name] = cal = calibrate_headroom(fv, y[val_start:test_start], target)
-        bases[pool.name] = cal.apply(method.base(pool.name, yf, ds, test_dec[pool.name], forecasts))
+        decisions = [*val_dec[pool.name], *test_dec[pool.name]]
+        base = method.base(pool.name, yf, ds, decisions, mode, forecasts)
+        bases[pool.name], used = method.calibrated(base, y, ds, val_start, test_start, test_dec[pool.name],
+                                                   1.0 - pool.service_quantile)
+        knobs[pool.name] = float(np.mean(used))
     planned = _plan_window(test_dec, bases, layout, pools)
     plans, scores = [], []
     for pool in pools:
@@ -357,7 +388,7 @@ def simulate(
                                    "nodes": nodes.astype(int)}))
         s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
                         price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
-        scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": cals[pool.name].headroom,
+        scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": knobs[pool.name],
                        "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12)})
         bplans, bscores = simulate_baselines(
             frame[frame["unique_id"] == pool.name], mode, target_busy=target, test_days=test_days,
