@@ -86,7 +86,7 @@ def _service_column(fc: pd.DataFrame, pool: PoolSpec) -> str:
 
 def _plan_pool(
     fc: pd.DataFrame, pool: PoolSpec, current: int | None, now: pd.Timestamp | None, step: pd.Timedelta
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     col = _service_column(fc, pool)
     ds = pd.DatetimeIndex(fc["ds"])
     demand = np.maximum(fc[col].to_numpy(dtype=float), 0.0)
@@ -137,23 +137,22 @@ def _plan_pool(
                     f"{(start + pool.lead_time):%H:%M}, holding {nodes[i]} ({shortfall[i]} short); {base}")
         reasons.append(text)
 
-    return pd.DataFrame(
-        {
-            "unique_id": pool.name,
-            "ds": fc["ds"].to_numpy(),
-            "nodes": nodes.astype(np.int64),
-            "gpus": (nodes * pool.gpus_per_node).astype(np.int64),
-            "reason": reasons,
-            "rule": rule.astype(str),
-            "quantile": pool.service_quantile,
-            "demand_q": demand,
-            "expected": np.maximum(fc["yhat"].to_numpy(dtype=float), 0.0),
-            "wanted_nodes": wanted,
-            "capped": wanted > pool.max_nodes,
-            "cut_nodes": np.zeros(len(ds), np.int64),
-            "shortfall_nodes": shortfall,
-        }
-    )
+    n = len(ds)
+    return {
+        "unique_id": np.full(n, pool.name, dtype=object),
+        "ds": fc["ds"].dt.tz_convert(None).to_numpy(),
+        "nodes": nodes.astype(np.int64),
+        "gpus": (nodes * pool.gpus_per_node).astype(np.int64),
+        "reason": np.array(reasons, dtype=object),
+        "rule": rule,
+        "quantile": np.full(n, pool.service_quantile),
+        "demand_q": demand,
+        "expected": np.maximum(fc["yhat"].to_numpy(dtype=float), 0.0),
+        "wanted_nodes": wanted,
+        "capped": wanted > pool.max_nodes,
+        "cut_nodes": np.zeros(n, np.int64),
+        "shortfall_nodes": shortfall,
+    }
 
 
 def _fmt(td: pd.Timedelta) -> str:
@@ -162,7 +161,7 @@ def _fmt(td: pd.Timedelta) -> str:
     return format_duration(td)
 
 
-def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | None) -> pd.DataFrame:
+def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | None) -> dict[str, np.ndarray]:
     n, why = pool.max_nodes, "no forecast and no history for this pool: holding max_nodes"
     if history is not None:
         rows = history[history["unique_id"].astype(str) == pool.name]
@@ -172,15 +171,14 @@ def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | No
             why = f"no forecast for this pool: static p{pool.service_quantile * 100:g} of recent history"
     log.warning("pool %s: %s (%d nodes)", pool.name, why, n)
     k = len(grid)
-    return pd.DataFrame(
-        {
-            "unique_id": pool.name, "ds": grid, "nodes": np.full(k, n, np.int64),
-            "gpus": np.full(k, n * pool.gpus_per_node, np.int64), "reason": f"fallback: {why}",
-            "rule": "fallback", "quantile": pool.service_quantile, "demand_q": np.nan, "expected": np.nan,
-            "wanted_nodes": np.full(k, n, np.int64), "capped": False,
-            "cut_nodes": np.zeros(k, np.int64), "shortfall_nodes": np.zeros(k, np.int64),
-        }
-    )
+    return {
+        "unique_id": np.full(k, pool.name, dtype=object), "ds": grid.tz_convert(None).to_numpy(),
+        "nodes": np.full(k, n, np.int64),
+        "gpus": np.full(k, n * pool.gpus_per_node, np.int64), "reason": np.full(k, f"fallback: {why}", dtype=object),
+        "rule": np.full(k, "fallback", dtype=object), "quantile": np.full(k, pool.service_quantile),
+        "demand_q": np.full(k, np.nan), "expected": np.full(k, np.nan), "wanted_nodes": np.full(k, n, np.int64),
+        "capped": np.zeros(k, bool), "cut_nodes": np.zeros(k, np.int64), "shortfall_nodes": np.zeros(k, np.int64),
+    }
 
 
 def _apply_budget(plan: pd.DataFrame, pools: Sequence[PoolSpec], budget: Budget) -> pd.DataFrame:
@@ -288,9 +286,10 @@ def plan_capacity(
     grid = pd.DatetimeIndex(sorted(fc["ds"].unique()))
     step = pd.Series(grid).diff().min() if len(grid) > 1 else pd.Timedelta(hours=1)
     parts = []
+    groups = {str(k): g for k, g in fc.groupby("unique_id", sort=False)}
     for pool in pools:
-        rows = fc[fc["unique_id"].astype(str) == pool.name]
-        if rows.empty:
+        rows = groups.get(pool.name)
+        if rows is None:
             parts.append(_fallback(pool, grid, history))
             continue
         cur = state.get(pool.name)
@@ -301,7 +300,8 @@ def plan_capacity(
     extra = sorted(set(fc["unique_id"].astype(str)) - {p.name for p in pools})
     if extra:
         log.info("forecast series without a pool (not planned): %s", ", ".join(extra[:10]))
-    plan = pd.concat(parts, ignore_index=True)
+    plan = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
+    plan["ds"] = pd.to_datetime(plan["ds"], utc=True)
     budget = budget if budget is not None else getattr(pools, "budget", None)
     if budget is not None:
         plan = _apply_budget(plan, pools, budget)
