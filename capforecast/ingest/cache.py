@@ -127,7 +127,7 @@ def missing_ranges(
     """
     if cached is None or cached.empty:
         return [(first_ms, last_ms)]
-    ns = cached["ds"].to_numpy().astype("datetime64[ms]").astype("int64")
+    ns = cached["ds"].dt.tz_convert(None).to_numpy().astype("datetime64[ms]").astype("int64")
     have_first, have_last = int(ns.min()), int(ns.max())
     ranges: list[tuple[int, int]] = []
     if first_ms < have_first:

@@ -141,7 +141,11 @@ class RangeClient:
         except requests.Timeout:
             raise _Retryable(f"no answer within the {conn.timeout:g}s timeout") from None
         except requests.ConnectionError as exc:
+            if "timed out" in str(exc).lower():
+                raise _Retryable(f"no answer within the {conn.timeout:g}s timeout") from None
             raise _Retryable(f"cannot connect ({type(exc).__name__})") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise _Retryable("the connection broke in the middle of the answer") from None
         except requests.RequestException as exc:
             raise IngestError(conn.scrub(
                 f"request to Prometheus at {conn.display_url} failed: {exc}; check the URL and TLS settings"
@@ -196,6 +200,8 @@ def _result(resp: requests.Response, conn: Connection) -> list[dict[str, Any]]:
             403: "the credentials lack permission to query; ask for read access",
             404: "the URL does not serve the Prometheus HTTP API; use the base URL, e.g. http://host:9090",
         }.get(resp.status_code, "fix the query or the time range")
+        if "maximum resolution" in resp.text:
+            hint = "lower --max-points (max_points) to 11000 or less, the most Prometheus accepts per series"
         raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")
     try:
         body = resp.json()

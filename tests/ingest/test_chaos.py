@@ -1,0 +1,103 @@
+"""Failures on the way: 500, 429 and hanging answers from a proxy, and a server stopped mid-ingest. Each
+gives a clear error (query, range, what the server said) and leaves the cache and the output file as they were."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from capforecast.cli import main
+from capforecast.errors import IngestError
+from capforecast.ingest.client import RangeClient
+from capforecast.ingest.connection import Connection
+from capforecast.ingest.prometheus import fetch
+
+from ..promserver import PrometheusServer
+from .conftest import END, START, all_series
+
+QUERY = "sum by (pool) (gpu_used)"
+
+
+def fast(url: str, **kw) -> Connection:
+    return Connection(url, **{"retries": 2, "backoff": 0.01, "timeout": 5, **kw})
+
+
+def warm_cache(url: str, cache: Path) -> bytes:
+    fetch(fast(url), QUERY, START, START + 86_400, "1h", cache=cache)
+    (path,) = cache.glob("*.parquet")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["500", "429"])
+def test_server_errors_are_retried_then_reported_and_the_cache_is_untouched(
+    proxy, tmp_path: Path, mode: str, caplog
+) -> None:
+    cache = tmp_path / "cache"
+    before = warm_cache(proxy.url, cache)
+    proxy.mode = mode
+    proxy.requests.clear()
+    with caplog.at_level(logging.WARNING, logger="capforecast"), pytest.raises(IngestError) as err:
+        fetch(fast(proxy.url), QUERY, START, START + 2 * 86_400, "1h", cache=cache)
+    msg = str(err.value)
+    assert f"failed after 3 attempt(s): HTTP {mode} 'injected failure'" in msg
+    assert "sum by (pool) (gpu_used)" in msg and "from 2026-05-02T01:00:00Z to 2026-05-03T00:00:00Z step 1h" in msg
+    assert len(proxy.requests) == 3 and caplog.text.count("retry ") == 2
+    assert next(cache.glob("*.parquet")).read_bytes() == before
+    assert len(list(cache.iterdir())) == 1
+
+
+def test_a_transient_429_with_retry_after_recovers(proxy) -> None:
+    proxy.mode, proxy.fail_first, proxy.retry_after = "429", 2, "0"
+    frame = fetch(fast(proxy.url, workers=1), QUERY, START, START + 86_400, "1h")
+    assert len(frame) == 3 * 25 and len(proxy.requests) == 3
+
+
+def test_a_hanging_server_times_out_with_a_clear_error(proxy, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    before = warm_cache(proxy.url, cache)
+    proxy.mode, proxy.hang_seconds = "hang", 2.0
+    with pytest.raises(IngestError, match=r"failed after 2 attempt\(s\): no answer within the 0.3s timeout"):
+        fetch(fast(proxy.url, timeout=0.3, retries=1), QUERY, START, START + 2 * 86_400, "1h", cache=cache)
+    assert next(cache.glob("*.parquet")).read_bytes() == before
+
+
+def test_a_server_stopped_mid_ingest_leaves_cache_and_output_as_they_were(tmp_path: Path) -> None:
+    server = PrometheusServer.from_samples(all_series()[:3], tmp_path / "prom").start()
+    try:
+        cache, out = tmp_path / "cache", tmp_path / "gpus.parquet"
+        assert main(["ingest", "--url", server.url, "--query", QUERY, "--start", str(START), "--end",
+                     str(START + 86_400), "--step", "1m", "--cache", str(cache), "--out", str(out)]) == 0
+        cached, written = next(cache.glob("*.parquet")).read_bytes(), out.read_bytes()
+        client = RangeClient(fast(server.url, workers=1, retries=1, max_backoff=0.05))
+        seen = []
+
+        def stop_during_second_answer(resp, *args, **kwargs) -> None:  # runs before the body is read
+            seen.append(resp)
+            if len(seen) == 2:
+                server.stop()
+
+        client.session.hooks["response"].append(stop_during_second_answer)
+        with pytest.raises(IngestError) as err:
+            fetch(client, QUERY, START, END, "1m", cache=cache)
+        assert "cannot connect" in str(err.value) and "failed after 2 attempt(s)" in str(err.value)
+        # chunk 1 came back; chunk 2 broke mid-answer and its retry found no server
+        assert client.requests_sent == 3
+    finally:
+        server.stop()
+    assert next(cache.glob("*.parquet")).read_bytes() == cached
+    assert out.read_bytes() == written
+
+
+def test_cli_failure_is_one_line_exit_1_and_keeps_the_output_file(proxy, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "gpus.csv"
+    out.write_text("previous content\n")
+    proxy.mode = "500"
+    code = main(["ingest", "--url", proxy.url, "--query", QUERY, "--since", "2d", "--step", "1h",
+                 "--retries", "0", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("capforecast: error: Prometheus at http://127.0.0.1:")
+    assert "HTTP 500" in err[-1] and "Traceback" not in "\n".join(err)
+    assert out.read_text() == "previous content\n"
