@@ -239,9 +239,11 @@ def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str]) -> dict[str, Any]
 
 
 def write_overlay(
-    plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str | os.PathLike[str]
+    plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str | os.PathLike[str], *, align: bool = True
 ) -> list[Path]:
     """Write the kustomize overlay for ``plan`` into ``out_dir/k8s`` and return the files written.
+
+    ``align``: see :func:`~capforecast.emit.schedule.reservation_windows` (one lead time for all pools).
 
     The directory is built beside the target and swapped in whole: on any error an existing ``k8s/`` is left
     exactly as it was.
@@ -263,7 +265,7 @@ def write_overlay(
     if missing:
         raise PlanningError(f"plan is missing column(s) {missing}; pass the frame returned by plan_capacity")
     pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
-    windows = reservation_windows(plan, pools)
+    windows = reservation_windows(plan, pools, align=align)
     ours, external = base_objects(pools)
     target = Path(out_dir) / "k8s"
     written: list[Path] = []

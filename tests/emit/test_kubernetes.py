@@ -154,3 +154,19 @@ def test_a_failure_leaves_the_previous_overlay_exactly_as_it_was(tmp_path, monke
     after = {p: p.read_bytes() for p in (tmp_path / "k8s").rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["k8s"]  # no temporary directory left behind
+
+
+def test_aligned_lead_times_give_fewer_windows_and_still_request_early_enough():
+    pools = load_pools(EXAMPLE)  # lead times 15m, 10m and 5m
+    plan = plan_capacity(daily_forecast(pools.names(), hours=24), pools)
+    own = reservation_windows(plan, pools, align=False)
+    aligned = reservation_windows(plan, pools)
+    assert aligned["window"].nunique() < own["window"].nunique()
+    for wins, lead_of in [(own, lambda p: p.lead_time), (aligned, lambda p: pd.Timedelta(minutes=15))]:
+        for pool in pools:
+            steps = plan[plan["unique_id"] == pool.name]
+            w = wins[wins["unique_id"] == pool.name]
+            for ds, nodes in zip(steps["ds"], steps["nodes"], strict=True):
+                # whatever window is in force from ds - lead to ds + step asks for at least the step's nodes
+                live = w[(w["apply_at"] < ds + pd.Timedelta(hours=1)) & (w["until"] > ds - lead_of(pool))]
+                assert (live["nodes"] >= nodes).all(), (pool.name, ds)
