@@ -176,7 +176,8 @@ class Connection:
         if self.ca_file is not None and not Path(self.ca_file).is_file():
             raise ConfigError(f"Prometheus connection: CA bundle {self.ca_file} does not exist; fix the path")
         # retries happen in capforecast.ingest.client only, where they are counted, logged and reported
-        adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, raise_on_status=False), pool_maxsize=max(10, self.workers))
+        no_retry = Retry(total=0, read=False, raise_on_status=False)
+        adapter = HTTPAdapter(max_retries=no_retry, pool_maxsize=max(10, self.workers))
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session

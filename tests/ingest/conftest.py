@@ -104,8 +104,9 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]
 class Proxy:
     """A local HTTP proxy in front of Prometheus that can fail on purpose.
 
-    ``mode``: ``forward``, ``hang`` or an HTTP status to answer with (``500``, ``429``, ...) and ``body``; ``fail_first`` requests get ``mode`` and later ones are
-    forwarded (``None``: all of them). ``requests`` records (path, headers) of every request.
+    ``mode``: ``forward``, ``hang`` or an HTTP status to answer with (``500``, ``429``, ...) and ``body``;
+    ``fail_first`` requests get ``mode`` and later ones are forwarded (``None``: all of them);
+    ``requests`` records (path, headers) of every request.
     """
 
     upstream: str
@@ -171,7 +172,7 @@ def proxy(prom: PrometheusServer) -> Iterator[Proxy]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
