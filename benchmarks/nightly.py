@@ -53,7 +53,7 @@ def series_for_prometheus(data: str | None) -> tuple[list[Series], dict[str, int
     out, capacity = [], {}
     for vc, g in frame.groupby("unique_id", sort=True):
         g = g.dropna(subset=["y"])
-        ts = (g["ds"].astype("int64") // 10**9).to_numpy(np.int64)
+        ts = np.asarray((g["ds"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
         name = str(vc).lower()  # pool names become Kubernetes object names: lower case
         out.append(Series("gpu_demand", {"pool": name}, ts, g["y"].to_numpy(np.float64)))
         capacity[name] = int(np.nanmax(g["capacity_gpus"].to_numpy()))

@@ -97,6 +97,8 @@ class PrometheusConfig:
     ca_file: Path | None = None
     verify_tls: bool = True
     timeout: pd.Timedelta = pd.Timedelta(seconds=30)
+    retries: int = 3
+    workers: int = 4
 
 
 @dataclass(frozen=True)
@@ -319,9 +321,7 @@ class _Reader:
         if allowed is not None:
             unknown = sorted(str(k) for k in value if k not in allowed)
             if unknown:
-                raise self.fail(
-                    f"{prefix}{unknown[0]}", f"unknown key; remove it or use one of {list(allowed)}"
-                )
+                raise self.fail(f"{prefix}{unknown[0]}", f"unknown key; remove it or use one of {list(allowed)}")
         for name in required:
             if value.get(name) is None:
                 raise self.fail(f"{prefix}{name}", "is required; add it (see deploy/nightly.example.yaml)")
@@ -363,9 +363,7 @@ class _Reader:
         if "env" in m:
             name = self.text(m["env"], f"{key}.env")
             if not _ENV_RE.match(name):
-                raise self.fail(
-                    f"{key}.env", f"{name!r} is not an environment variable name; e.g. PROM_TOKEN"
-                )
+                raise self.fail(f"{key}.env", f"{name!r} is not an environment variable name; e.g. PROM_TOKEN")
             return SecretRef(env=name)
         return SecretRef(file=self.path(m["file"], f"{key}.file"))
 
@@ -373,7 +371,18 @@ class _Reader:
         m = self.mapping(
             value,
             "prometheus",
-            allowed=("url", "url_env", "token", "basic_auth", "headers", "ca_file", "verify_tls", "timeout"),
+            allowed=(
+                "url",
+                "url_env",
+                "token",
+                "basic_auth",
+                "headers",
+                "ca_file",
+                "verify_tls",
+                "timeout",
+                "retries",
+                "workers",
+            ),
         )
         url_env = self.text(m.get("url_env", DEFAULT_URL_ENV), "prometheus.url_env")
         url = self.environ.get(url_env) or m.get("url")
@@ -416,6 +425,8 @@ class _Reader:
             ca_file=self.path(m["ca_file"], "prometheus.ca_file") if m.get("ca_file") else None,
             verify_tls=verify,
             timeout=self.duration(m.get("timeout", "30s"), "prometheus.timeout"),
+            retries=self.integer(m.get("retries", 3), "prometheus.retries", minimum=0),
+            workers=self.integer(m.get("workers", 4), "prometheus.workers", minimum=1),
         )
 
     def series(self, value: Any) -> SeriesConfig:
@@ -459,8 +470,7 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.fail(
                 "pools",
-                "expected a non-empty list of pools, each with at least name, "
-                "gpus_per_node, min_nodes and max_nodes",
+                "expected a non-empty list of pools, each with at least name, gpus_per_node, min_nodes and max_nodes",
             )
         out: list[PoolConfig] = []
         for i, item in enumerate(value):
@@ -477,9 +487,7 @@ class _Reader:
                 raise self.fail(f"{key}.name", f"pool {name!r} is listed twice; give each pool once")
             query = m.pop("query", None)
             out.append(
-                PoolConfig(
-                    name=name, spec=m, query=self.text(query, f"{key}.query") if query is not None else None
-                )
+                PoolConfig(name=name, spec=m, query=self.text(query, f"{key}.query") if query is not None else None)
             )
         return tuple(out)
 
@@ -531,9 +539,7 @@ class _Reader:
             try:
                 qs = [float(s) for s in qs.split(",")]
             except ValueError:
-                raise self.fail(
-                    "forecast.quantiles", f"cannot read {qs!r}; write e.g. [0.5, 0.9, 0.99]"
-                ) from None
+                raise self.fail("forecast.quantiles", f"cannot read {qs!r}; write e.g. [0.5, 0.9, 0.99]") from None
         if (
             not isinstance(qs, list)
             or not qs
@@ -560,8 +566,6 @@ class _Reader:
             dir=root,
             registry=self.path(m["registry"], "output.registry") if m.get("registry") else root / "models",
             cache_dir=self.path(m["cache"], "output.cache") if m.get("cache") else root / "cache",
-            metrics_file=self.path(m["metrics_file"], "output.metrics_file")
-            if m.get("metrics_file")
-            else None,
+            metrics_file=self.path(m["metrics_file"], "output.metrics_file") if m.get("metrics_file") else None,
             keep_runs=self.integer(m.get("keep_runs", 14), "output.keep_runs", minimum=1),
         )

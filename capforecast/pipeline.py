@@ -270,11 +270,15 @@ def _need(module: str, attr: str, issue: str) -> Any:
 
 def _ingest(cfg: Config, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, int]:
     """Incremental ingest through the Prometheus cache: returns the series frame and the new rows pulled."""
-    fetch = _need("capforecast.ingest.prometheus", "fetch_cached", "issue 3: ingest from Prometheus")
-    frame, new_rows = fetch(
-        cfg.prometheus,
+    from capforecast.ingest.connection import Connection
+    from capforecast.ingest.prometheus import fetch_cached
+
+    p = cfg.prometheus
+    conn = Connection.from_config(p, retries=p.retries, workers=p.workers)
+    frame, new_rows = fetch_cached(
+        conn,
         cfg.series,
-        [(p.name, p.query) for p in cfg.pools],
+        [(pool.name, pool.query) for pool in cfg.pools],
         start=start,
         end=end,
         cache_dir=cfg.output.cache_dir,
@@ -410,7 +414,9 @@ def _plan(
 
     pools = cfg.pool_specs()
     state = _current_nodes(cfg, now, pools.names())
-    plan = plan_capacity(forecast, pools, state=state, history=frame)
+    # each pool has its own champion; plan_capacity plans from one model, so give them one label here
+    # (forecast.csv keeps each pool's model name)
+    plan = plan_capacity(forecast.assign(model="champion"), pools, state=state, history=frame)
     for pool, g in plan.groupby("unique_id", sort=False):
         champ = result.champions.setdefault(str(pool), {"model": None})
         if (g["rule"] == "fallback").any() and not champ.get("fallback"):

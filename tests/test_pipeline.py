@@ -23,34 +23,42 @@ from .promserver import INSTALL_HINT, PrometheusServer, Series
 
 ROOT = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2026-05-01", tz="UTC")
+END = pd.Timestamp("2026-05-22T00:00", tz="UTC")  # the last sample in Prometheus
 DAY1 = pd.Timestamp("2026-05-21T01:30", tz="UTC")
 DAY2 = pd.Timestamp("2026-05-22T01:30", tz="UTC")
 POOLS = {"a100": (60.0, 8), "h100": (20.0, 8)}  # base GPUs, GPUs per node
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
-                                reason=INSTALL_HINT)
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None or shutil.which("promtool") is None, reason=INSTALL_HINT
+)
 
 
-def demand_series(end: pd.Timestamp = pd.Timestamp("2026-05-22T00:00", tz="UTC")) -> list[Series]:
+def unix_seconds(ds: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
+
+
+def demand_series() -> list[Series]:
     """Hourly GPU demand per pool with a daily cycle, a weekday bump and noise (fixed seed)."""
     rng = np.random.default_rng(7)
-    ds = pd.date_range(START, end, freq="h")
+    ds = pd.date_range(START, END, freq="h")
     hours = np.arange(len(ds))
     out = []
     for name, (base, _) in POOLS.items():
-        y = base * (1 + 0.4 * np.sin(2 * np.pi * (hours - 8) / 24)) * np.where(ds.dayofweek < 5, 1.0, 0.7)
+        y = base * (1 + 0.4 * np.sin(2 * np.pi * (hours - 8) / 24)) * np.where(ds.day_of_week < 5, 1.0, 0.7)
         y = np.round(np.maximum(y + rng.normal(0, base * 0.05, len(ds)), 0))
-        out.append(Series("gpu_demand", {"pool": name}, (ds.asi8 // 10**9).astype(np.int64), y))
+        out.append(Series("gpu_demand", {"pool": name}, unix_seconds(ds), y))
     return out
 
 
 def write_config(tmp: Path, url: str, *, extra_pool: bool = False) -> Path:
-    pools = [{"name": n, "gpus_per_node": g, "min_nodes": 1, "max_nodes": 20, "lead_time": "15m",
-              "target_busy": 0.05} for n, (_, g) in POOLS.items()]
+    pools = [
+        {"name": n, "gpus_per_node": g, "min_nodes": 1, "max_nodes": 20, "lead_time": "15m", "target_busy": 0.05}
+        for n, (_, g) in POOLS.items()
+    ]
     if extra_pool:  # a pool Prometheus knows nothing about: the planner's fallback plans it
         pools.append({"name": "l4", "gpus_per_node": 4, "min_nodes": 0, "max_nodes": 3, "lead_time": "5m"})
     cfg = {
-        "prometheus": {"url": url, "timeout": "10s"},
+        "prometheus": {"url": url, "timeout": "10s", "retries": 0},
         "series": {"step": "1h", "history": "14d", "query": "sum by (pool) (gpu_demand)", "id_labels": ["pool"]},
         "pools": pools,
         "models": {"candidates": ["seasonal_naive", "seasonal_quantile"], "fallback": "seasonal_naive"},
@@ -71,15 +79,24 @@ def prom(tmp_path_factory: pytest.TempPathFactory):
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (and where ``latest`` points), to prove nothing changed."""
-    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-             and p.name != ".nightly.lock" and "cache" not in p.relative_to(root).parts}
+    files = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".nightly.lock" and "cache" not in p.relative_to(root).parts
+    }
     files["latest ->"] = os.readlink(root / "latest").encode() if (root / "latest").is_symlink() else b""
     return files
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "capforecast.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "capforecast.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_nightly_run_writes_outputs_then_pulls_only_new_data(prom: PrometheusServer, tmp_path: Path) -> None:
@@ -139,7 +156,8 @@ def test_prometheus_stopped_mid_run_leaves_everything_as_it_was(tmp_path: Path) 
     # the command line says so in one line and exits 1
     done = cli("nightly", "--config", str(tmp_path / "nightly.yaml"), "--now", str(DAY2))
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith("capforecast: error: ")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("capforecast: error: ") and server.url.split("//")[1] in last, last
     assert "Traceback" not in done.stderr
 
 
