@@ -240,6 +240,7 @@ def plan_capacity(
     now: Any = None,
     budget: Budget | None = None,
     history: pd.DataFrame | None = None,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """Plan the nodes each pool holds at each forecast step.
 
@@ -257,6 +258,8 @@ def plan_capacity(
         Shared GPU cap (default: ``pools.budget`` when ``pools`` is a PoolSet).
     history : DataFrame, optional
         Series frame used only by the fallback rule for pools without forecast rows.
+    model : str, optional
+        Which ``model`` of the forecast to plan from (default: the only one; the first, with a warning).
 
     Returns
     -------
@@ -269,8 +272,12 @@ def plan_capacity(
     if not pools:
         raise PlanningError("no pools to plan; list at least one pool under 'pools:' in the pools file")
     fc = frames.validate_forecast(forecast)
-    models = list(dict.fromkeys(fc["model"]))
-    if len(models) > 1:
+    models = list(dict.fromkeys(fc["model"].astype(str)))
+    if model is not None:
+        if model not in models:
+            raise PlanningError(f"the forecast has no model {model!r}; it has {', '.join(models)}")
+        fc = fc[fc["model"].astype(str) == model]
+    elif len(models) > 1:
         log.warning("forecast has models %s; planning from %r", models, models[0])
         fc = fc[fc["model"] == models[0]]
     fc = fc.sort_values(["unique_id", "ds"])

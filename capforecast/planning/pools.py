@@ -137,7 +137,7 @@ class Budget:
     pools: tuple[str, ...] | None = None  # None: every pool in the file
 
 
-class PoolSet(list):  # type: ignore[type-arg]
+class PoolSet(list[PoolSpec]):
     """A list of :class:`PoolSpec` that also carries the file's optional shared :class:`Budget`.
 
     Examples

@@ -166,3 +166,13 @@ def test_more_demand_never_fewer_nodes_and_bounds_hold(values, extra, lo, state,
     assert (more["nodes"].to_numpy() >= base["nodes"].to_numpy()).all()
     assert base["nodes"].between(lo, lo + 8).all()
     pd.testing.assert_frame_equal(base, again)
+
+
+def test_choose_the_model_to_plan_from(caplog):
+    fc = pd.concat([forecast([8, 8]), forecast([40, 40]).assign(model="big")])
+    assert plan_capacity(fc, [spec()], model="big")["nodes"].tolist() == [5, 5]
+    with caplog.at_level(logging.WARNING, logger="capforecast.planning.planner"):
+        assert plan_capacity(fc, [spec()])["nodes"].tolist() == [1, 1]
+    assert "planning from 'm'" in caplog.text
+    with pytest.raises(PlanningError, match="no model 'x'; it has m, big"):
+        plan_capacity(fc, [spec()], model="x")
