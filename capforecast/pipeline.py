@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import json
 import logging
 import os
@@ -230,11 +229,11 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
     models: dict[str, Any] = {}
     with timer.step("train", lambda: f"{len(models)} models"):
         for p in have:
-            models[p] = _train(cfg, p, frame[frame["unique_id"] == p], result)
+            models[p] = (_train(cfg, p, frame[frame["unique_id"] == p], result), frame[frame["unique_id"] == p])
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
     with timer.step("forecast", lambda: f"{horizon} steps, quantiles {cfg.quantiles()}"):
         forecast = pd.concat(
-            [m.predict(horizon, quantiles=cfg.quantiles()) for m in models.values()],
+            [m.predict(horizon, quantiles=cfg.quantiles()) for m, _ in models.values()],
             ignore_index=True,
         )
     with timer.step("plan", lambda: f"{len(plan)} rows"):
@@ -257,17 +256,6 @@ def _steps(span: pd.Timedelta, step: pd.Timedelta, key: str) -> int:
     return int(n)
 
 
-def _need(module: str, attr: str, issue: str) -> Any:
-    """Import ``module.attr`` (a stage built by another issue) or explain what is missing."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        raise CapforecastError(
-            f"the nightly job needs {module}.{attr} ({issue}), which this installation does not have; "
-            "update capforecast to a version that includes it"
-        ) from None
-
-
 def _ingest(cfg: Config, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, int]:
     """Incremental ingest through the Prometheus cache: returns the series frame and the new rows pulled."""
     from capforecast.ingest.connection import Connection
@@ -287,20 +275,26 @@ def _ingest(cfg: Config, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Dat
 
 
 def _previous_champion(cfg: Config, pool: str, result: RunResult) -> dict[str, Any] | None:
-    """The pool's current champion from the registry (model alias, params, score), or None."""
-    registry = _need("capforecast.registry", "Registry", "issue 4: model registry")(cfg.output.registry)
-    try:
-        meta = registry.metadata(pool, "champion")
-    except ModelError as exc:
-        if "no " in str(exc).lower() and "champion" in str(exc).lower():
-            return None
-        result.notes.append(
-            f"pool {pool}: the registry's champion entry is unreadable ({str(exc).splitlines()[0]});"
-            " choosing a new champion"
-        )
-        logger.warning("nightly: pool %s: previous champion unreadable, choosing a new one: %s", pool, exc)
+    """The pool's current champion in the registry (alias, params, score), verified; None if there is none.
+
+    An entry that cannot be read or fails its checksums is reported and treated as no champion, so the
+    run picks a new one (and records it as a new version) instead of failing every night.
+    """
+    from capforecast import registry
+
+    root = cfg.output.registry
+    if not registry.versions(pool, root):
         return None
-    return {"model": meta["alias"], "params": meta.get("params", {}), "score": meta.get("score")}
+    try:
+        meta = registry.load_metadata(pool, "champion", root)
+        registry.load(pool, meta["version"], root)  # verifies every file against its checksum
+    except ModelError as exc:
+        first = str(exc).splitlines()[0]
+        result.notes.append(f"pool {pool}: the registry's champion entry is unreadable ({first}); choosing anew")
+        logger.warning("nightly: pool %s: previous champion unreadable, choosing a new one: %s", pool, first)
+        return None
+    score = (meta.get("scores") or {}).get(cfg.backtest.metric)
+    return {"model": meta["alias"], "params": meta.get("params") or {}, "score": score, "version": meta["version"]}
 
 
 def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFrame:
@@ -478,16 +472,18 @@ def _write_outputs(
 # --------------------------------------------------------------------------------------------- publishing
 def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) -> None:
     """Record the champions, then move the run into place and swap ``latest`` (each an atomic rename)."""
-    registry = _need("capforecast.registry", "Registry", "issue 4: model registry")(cfg.output.registry)
+    from capforecast import registry
+
+    root = cfg.output.registry
     summary = json.loads((staging / "run.json").read_text(encoding="utf-8"))
     versions = {}
-    for pool, model in models.items():  # new versions first: the champion pointers do not move yet
+    for pool, (model, frame) in models.items():  # new versions first: the champion pointers do not move yet
         champ = summary["champions"][pool]
-        versions[pool] = registry.save(
-            model, pool, metadata={"score": champ.get("score"), "why": champ["why"], "run": summary["date"]}
-        )
+        scores = {cfg.backtest.metric: champ["score"]} if champ.get("score") is not None else None
+        extra = {"why": champ["why"], "run": summary["date"], "fallback": bool(champ.get("fallback"))}
+        versions[pool] = registry.save(model, pool, root, metadata=extra, frame=frame, scores=scores)
     for pool, version in versions.items():
-        registry.promote(pool, version)
+        registry.promote(pool, version, root)
     old = None
     if final.exists():  # a forced re-run of the same day
         old = final.with_name(f".{final.name}.old-{os.getpid()}")

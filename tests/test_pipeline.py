@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from capforecast import registry
 from capforecast.config import load_config
 from capforecast.errors import CapforecastError
 from capforecast.pipeline import LockedError, run_nightly
@@ -50,7 +51,7 @@ def demand_series() -> list[Series]:
     return out
 
 
-def write_config(tmp: Path, url: str, *, extra_pool: bool = False) -> Path:
+def write_config(tmp: Path, url: str, *, extra_pool: bool = False, models: dict | None = None) -> Path:
     pools = [
         {"name": n, "gpus_per_node": g, "min_nodes": 1, "max_nodes": 20, "lead_time": "15m", "target_busy": 0.05}
         for n, (_, g) in POOLS.items()
@@ -61,7 +62,7 @@ def write_config(tmp: Path, url: str, *, extra_pool: bool = False) -> Path:
         "prometheus": {"url": url, "timeout": "10s", "retries": 0},
         "series": {"step": "1h", "history": "14d", "query": "sum by (pool) (gpu_demand)", "id_labels": ["pool"]},
         "pools": pools,
-        "models": {"candidates": ["seasonal_naive", "seasonal_quantile"], "fallback": "seasonal_naive"},
+        "models": models or {"candidates": ["seasonal_naive", "seasonal_quantile"], "fallback": "seasonal_naive"},
         "backtest": {"windows": 2, "horizon": "24h", "step": "24h"},
         "forecast": {"horizon": "24h", "quantiles": [0.5, 0.9]},
         "output": {"dir": "state", "metrics_file": "textfile/capforecast_nightly.prom", "keep_runs": 5},
@@ -183,16 +184,33 @@ def test_a_second_run_exits_clearly_while_the_first_holds_the_lock(prom: Prometh
 def test_a_corrupt_registry_entry_is_reported_and_replaced(prom: PrometheusServer, tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path, prom.url))
     run_nightly(cfg, now=DAY1)
-    corrupted = 0
-    for meta in cfg.output.registry.rglob("*.json"):
-        if "a100" in str(meta.relative_to(cfg.output.registry)):
-            meta.write_text("{not json", encoding="utf-8")
-            corrupted += 1
-    assert corrupted
+    champion = registry.load_metadata("a100", "champion", cfg.output.registry)["version"]
+    state_files = [p for p in (cfg.output.registry / "a100" / champion / "model").rglob("*") if p.is_file()]
+    state_files[0].write_bytes(b"garbage")  # bit rot in the saved model
     result = run_nightly(cfg, now=DAY2)
-    assert result.status in ("success", "partial")
-    assert any("a100" in n and "unreadable" in n for n in result.notes)
+    assert result.status == "success"
+    assert any(n.startswith("pool a100: the registry's champion entry is unreadable") for n in result.notes)
+    fresh = registry.load_metadata("a100", "champion", cfg.output.registry)["version"]
+    assert fresh != champion
+    assert registry.load("a100", "champion", cfg.output.registry).alias in ("seasonal_naive", "seasonal_quantile")
     assert os.readlink(cfg.output.dir / "latest") == "runs/2026-05-22"
+
+
+def test_the_previous_champion_stays_unless_beaten_and_the_run_says_so(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive"]}))
+    run_nightly(cfg, now=DAY1)
+    # a seasonal challenger beats naive on this daily-cycle demand, but not by the 99 % asked for
+    strict = {"candidates": ["naive", "seasonal_naive"], "min_improvement": 0.99}
+    cfg = load_config(write_config(tmp_path, prom.url, models=strict))
+    kept = run_nightly(cfg, now=DAY2)
+    assert {c["model"] for c in kept.champions.values()} == {"naive"}
+    assert all(c["kept_previous"] for c in kept.champions.values())
+    assert any("kept previous champion naive" in n and "challenger seasonal_naive" in n for n in kept.notes)
+    # without the margin the better model takes over
+    cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive", "seasonal_naive"]}))
+    switched = run_nightly(cfg, now=DAY2 + pd.Timedelta(days=1))
+    assert {c["model"] for c in switched.champions.values()} == {"seasonal_naive"}
+    assert registry.load_metadata("h100", "champion", cfg.output.registry)["alias"] == "seasonal_naive"
 
 
 def test_a_pool_without_data_makes_the_run_partial(prom: PrometheusServer, tmp_path: Path) -> None:
