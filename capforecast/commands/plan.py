@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "if it exists)")
     parser.add_argument("--state", help="current nodes per pool, e.g. 'a100-train=6,h100-infer=3' (starts the "
                         "cooldown; steps within the lead time cannot exceed it)")
+    parser.add_argument("--model", help="the forecast's model to plan from, when the file holds several")
     parser.add_argument("--now", help="decision time (RFC 3339 or Unix seconds); forecast steps before it are "
                         "dropped (default: the first forecast step)")
     parser.set_defaults(func=run)
@@ -72,6 +76,17 @@ def _read_frame(path: str, what: str):  # noqa: ANN202 - returns a DataFrame
     return df
 
 
+def _publish(src: Path, dst: Path) -> None:
+    """Move ``src`` over ``dst`` (a file by rename, a folder by swapping it with the old one)."""
+    if src.is_dir() and dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
 def run(args: argparse.Namespace) -> int:
     from capforecast import frames
     from capforecast._io import write_frame
@@ -87,10 +102,20 @@ def run(args: argparse.Namespace) -> int:
     prev_path = Path(args.previous_plan) if args.previous_plan else out / "plan.csv"
     previous = _read_frame(str(prev_path), "plan") if (args.previous_plan or prev_path.is_file()) else None
 
-    plan = plan_capacity(forecast, pools, state=state, now=args.now, history=history)
-    paths = [write_frame(plan, out / "plan.csv"), write_plan_json(plan, pools, out)]
-    overlay = write_overlay(plan, pools, out)
-    report = write_report(out, plan=plan, pools=pools, forecast=forecast, history=history, previous_plan=previous)
+    plan = plan_capacity(forecast, pools, state=state, now=args.now, history=history, model=args.model)
+    # build every output in a staging folder first, then move each into OUT: a failure changes nothing
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.stage-", dir=out.parent) as tmp:
+        stage = Path(tmp)
+        write_frame(plan, stage / "plan.csv")
+        write_plan_json(plan, pools, stage)
+        overlay = write_overlay(plan, pools, stage)
+        write_report(stage, plan=plan, pools=pools, forecast=forecast, history=history, previous_plan=previous)
+        out.mkdir(exist_ok=True)
+        for name in ("k8s", "report", "report.md", "plan.json", "plan.csv"):
+            _publish(stage / name, out / name)
+    overlay = [out / f.relative_to(stage) for f in overlay]
+    paths, report = [out / "plan.csv", out / "plan.json"], out / "report.md"
     for path in paths:
         print(f"wrote {path}")
     n_windows = sum(1 for f in overlay if f.name == "patches.yaml")

@@ -73,3 +73,21 @@ def test_pool_without_forecast_is_partial_success(files, capsys):
     assert main(["plan", "--forecast", str(fc), "--pools", str(pools), "--out", str(out)]) == 3
     plan = pd.read_csv(out / "plan.csv")
     assert (plan.loc[plan["unique_id"] == "l4-batch", "nodes"] == 3).all()
+
+
+def test_a_failing_run_leaves_the_previous_outputs_untouched(files, monkeypatch):
+    import capforecast.emit
+
+    fc, pools, _, out = files
+    argv = ["plan", "--forecast", str(fc), "--pools", str(pools), "--out", str(out)]
+    assert main(argv) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("matplotlib exploded")
+
+    monkeypatch.setattr(capforecast.emit, "write_report", broken)
+    with pytest.raises(RuntimeError):
+        main([*argv, "--state", "a100-train=9"])
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".out")) == []
