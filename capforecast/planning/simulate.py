@@ -198,18 +198,20 @@ def simulate_baselines(
 # ---------------------------------------------------------------------------------------------- capforecast
 @dataclass(frozen=True)
 class ForecastMethod:
-    """capforecast's plan as the simulator runs it: a model forecast, the newest level, rolling conformal headroom.
+    """capforecast's plan as the simulator runs it: model quantiles, the newest level, rolling conformal headroom.
 
     Every day at 00:00 the model (``get_model(model, **model_params)``) is refit on the demand observed by
-    then and forecasts the median and ``quantile`` of the next 48 h. At each decision the demand estimate is
+    then and forecasts the quantiles ``floor_quantile``, 0.5 and ``quantile`` of the next 48 h. The demand
+    estimates at a decision are
 
     - ``nightly`` (1 to 24 h ahead): ``max(newest observed demand, the quantile forecast)``;
-    - ``hourly`` (2 steps ahead): the newest observed demand shifted by the seasonal shape,
-      ``y_last + median(t) - median(phase of y_last)``.
+    - ``hourly`` (2 steps ahead): ``shape = newest demand + median(t) - median(phase of the newest demand)``
+      (the newest level moved along the seasonal shape), and ``max(shape, floor_quantile forecast)``.
 
-    It is multiplied by ``1 + headroom``, the headroom calibrated by
-    :func:`~capforecast.planning.calibrate.calibrate_headroom` on the scores of the last ``calibration_days``
-    of estimates whose demand was observed by the decision time (the validation window at first).
+    Each estimate is multiplied by ``1 + headroom``, the headroom that
+    :func:`~capforecast.planning.calibrate.calibrate_headroom` finds on the last ``calibration_days`` of
+    estimates whose demand was observed by the decision time (the validation window at first). With several
+    estimates, the one whose calibrated plan was cheapest on that same window is used.
 
     Examples
     --------
@@ -220,51 +222,52 @@ class ForecastMethod:
     model: str = "seasonal_quantile"
     model_params: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
     quantile: float = 0.9
+    floor_quantile: float = 0.25
     calibration_days: float = 7.0
     name: str = "capforecast"
 
     def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.DataFrame]:
-        """Refit once per day; map each day's 00:00 to its forecast (``p50`` and the quantile column)."""
+        """Refit once per day; map each day's 00:00 to its forecast (columns ``low``, ``mid``, ``q``)."""
         from capforecast.frames import quantile_column
         from capforecast.models import get_model
 
         step = pd.Timedelta(frame.groupby("unique_id")["ds"].diff().min())
-        cols = ["p50", quantile_column(self.quantile)]
+        levels = sorted({self.floor_quantile, 0.5, self.quantile})
         out = {}
         for day in days:
             hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
             horizon = int((day + pd.Timedelta("2D") - hist.groupby("unique_id")["ds"].max().min()) / step)
             model = get_model(self.model, **dict(self.model_params)).fit(hist)
-            fc = model.predict(horizon, quantiles=sorted({0.5, self.quantile}))
-            out[day] = fc.set_index(["unique_id", "ds"])[cols].rename(columns=dict(zip(cols, ["mid", "q"])))
+            fc = model.predict(horizon, quantiles=levels).set_index(["unique_id", "ds"])
+            out[day] = pd.DataFrame({"low": fc[quantile_column(self.floor_quantile)],
+                                     "mid": fc[quantile_column(0.5)], "q": fc[quantile_column(self.quantile)]})
         return out
 
-    def base(
+    def estimates(
         self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision], mode: str,
         forecasts: Mapping[pd.Timestamp, pd.DataFrame],
     ) -> np.ndarray:
-        """The demand estimate (before headroom) of every target step of ``decisions``."""
+        """The demand estimates (before headroom) of every target step, shape ``(n_estimates, n_targets)``."""
         parts = []
         for d in decisions:
-            fc = forecasts[d.time.floor("D")].loc[uid]
+            fc = forecasts[d.time.floor("D")].loc[uid].reindex(ds[d.targets])
             last = y[d.observed - 1] if d.observed > 0 else 0.0
             if mode == "nightly":
-                q = fc["q"].reindex(ds[d.targets]).to_numpy(float)
-                parts.append(np.fmax(q, last))
-            else:
-                mid = fc["mid"].reindex(ds[d.targets]).to_numpy(float)
-                shape_last = fc["mid"].reindex([ds[d.observed - 1] + pd.Timedelta("1D")]).to_numpy(float)
-                shift = mid - shape_last
-                parts.append(last + np.where(np.isfinite(shift), shift, 0.0))
-        return np.maximum(np.concatenate(parts), 0.0) if parts else np.zeros(0)
+                parts.append(np.fmax(fc["q"].to_numpy(float), last)[None, :])
+                continue
+            phase = forecasts[d.time.floor("D")].loc[uid]["mid"].get(ds[d.observed - 1] + pd.Timedelta("1D"))
+            shift = fc["mid"].to_numpy(float) - (np.nan if phase is None else phase)
+            shape = last + np.where(np.isfinite(shift), shift, 0.0)
+            parts.append(np.stack([shape, np.fmax(shape, fc["low"].to_numpy(float))]))
+        return np.maximum(np.concatenate(parts, axis=1), 0.0) if parts else np.zeros((1, 0))
 
     def calibrated(
-        self, base: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int, test_start: int,
-        decisions: Sequence[Decision], target_busy: float,
+        self, estimates: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int,
+        decisions: Sequence[Decision], target_busy: float, pool: PoolBounds,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply rolling conformal headroom to the test decisions; ``base`` covers steps ``start..``.
+        """Apply rolling conformal headroom at each decision; ``estimates`` cover steps ``start..``.
 
-        Returns the planned demand of every test step and the headroom used at each decision.
+        Returns the planned demand of every target step and the headroom used at each decision.
         """
         from capforecast.planning.calibrate import calibrate_headroom
 
@@ -272,8 +275,14 @@ class ForecastMethod:
         out, used = [], []
         for d in decisions:
             lo, hi = max(start, d.observed - window), d.observed
-            cal = calibrate_headroom(base[lo - start: hi - start], y[lo:hi], target_busy)
-            out.append(cal.apply(base[d.targets - start]))
+            best = None
+            for est in estimates:
+                cal = calibrate_headroom(est[lo - start: hi - start], y[lo:hi], target_busy)
+                cost = float(pool.nodes(cal.apply(est[lo - start: hi - start])).sum())
+                if best is None or cost < best[0]:
+                    best = (cost, est, cal)
+            _, est, cal = best  # type: ignore[misc]
+            out.append(cal.apply(est[d.targets - start]))
             used.append(cal.headroom)
         return np.concatenate(out), np.asarray(used)
 
@@ -374,9 +383,9 @@ def simulate(
     for pool in pools:
         ds, y, yf, val_start, test_start, _ = layout[pool.name]
         decisions = [*val_dec[pool.name], *test_dec[pool.name]]
-        base = method.base(pool.name, yf, ds, decisions, mode, forecasts)
-        bases[pool.name], used = method.calibrated(base, y, ds, val_start, test_start, test_dec[pool.name],
-                                                   1.0 - pool.service_quantile)
+        est = method.estimates(pool.name, yf, ds, decisions, mode, forecasts)
+        bases[pool.name], used = method.calibrated(est, y, ds, val_start, test_dec[pool.name],
+                                                   1.0 - pool.service_quantile, _bounds(pool))
         knobs[pool.name] = float(np.mean(used))
     planned = _plan_window(test_dec, bases, layout, pools)
     plans, scores = [], []
