@@ -2,11 +2,16 @@
 
 Layout written under ``OUT/k8s/`` (``kubectl kustomize OUT/k8s`` builds the window in force first)::
 
-    kustomization.yaml         -> windows/<first window>   (what to apply now)
-    schedule.yaml              when each window's overlay applies, and its nodes/replicas/reasons per pool
-    base/                      Namespace, PriorityClass, per pool: placeholder Deployment, PodTemplate +
-                               CapacityBuffer; base/external/: stand-ins for your HPA and Karpenter NodePool
-    windows/wNNN-<time>/       kustomization.yaml (resources: ../../base) + patches.yaml
+    kustomization.yaml            -> windows/<first window>   (what to apply now)
+    schedule.yaml                 when each window applies, and its nodes/replicas/reasons per pool
+    base/                         Namespace, PriorityClass, per pool: placeholder Deployment or PodTemplate +
+                                  CapacityBuffer (capforecast's own objects)
+    windows/wNNN-<time>/          kustomization.yaml (resources: ../../base) + patches.yaml
+    windows/wNNN-<time>/external/ patches for objects you own (HPA minReplicas, NodePool limits), built over
+    external/                     stand-ins of those objects, so that they build offline (never applied)
+
+Applying a window (``kubectl apply -k windows/wNNN-...``) touches only capforecast's objects; the patches of
+your HPAs and NodePools are kept apart so that a stand-in can never overwrite the real object.
 
 Each pool's ``emitters`` choose which objects it gets (see :data:`capforecast.emit.EMITTERS`). Nothing is
 applied to a cluster: these are files for review (``kubectl diff -k``) and for a GitOps tool or a person.
@@ -33,8 +38,14 @@ PRIORITY_CLASS = "capforecast-placeholder"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 _MANAGED = {"app.kubernetes.io/managed-by": "capforecast"}
 _EXTERNAL_NOTE = (
-    "# Stand-in so that this overlay builds offline. In your own repository, replace this file with your\n"
-    "# real {kind} (keep name and namespace); the window patches then change only {field}.\n"
+    "# Stand-in for your {kind}, only so that windows/*/external builds offline: never apply it.\n"
+    "# The window patches change only {field} of your real object (same name and namespace).\n"
+)
+
+_EXTERNAL_PATCH_NOTE = (
+    "# Patches for objects you own (HPAs, Karpenter NodePools) for this window. They are kept out of the overlay\n"
+    "# one level up, so applying it never touches your objects. Use them from your own kustomization, or apply\n"
+    "# this folder after pointing its kustomization's resources at your manifests.\n"
 )
 
 Objects = list[dict[str, Any]]
@@ -185,15 +196,18 @@ def base_objects(pools: Sequence[PoolSpec]) -> tuple[Objects, Objects]:
     return ours, external
 
 
-def patch_objects(pools: Sequence[PoolSpec], window: pd.DataFrame) -> Objects:
-    """The patches of one window (rows of :func:`reservation_windows` with the same ``window``)."""
-    out: Objects = []
+def patch_objects(pools: Sequence[PoolSpec], window: pd.DataFrame) -> tuple[Objects, Objects]:
+    """The patches of one window (rows of :func:`reservation_windows` with the same ``window``):
+    ``(patches of our objects, patches of your external HPAs / NodePools)``."""
+    ours: Objects = []
+    external: Objects = []
     by_name = {str(r["unique_id"]): r for _, r in window.iterrows()}
     for pool in pools:
         if pool.name in by_name:
             for name in pool.emitters:
-                out.extend(EMITTER_FUNCS[name][1](pool, by_name[pool.name]))
-    return out
+                _, make_patch, is_external = EMITTER_FUNCS[name]
+                (external if is_external else ours).extend(make_patch(pool, by_name[pool.name]))
+    return ours, external
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -219,13 +233,14 @@ def _iso(ts: pd.Timestamp) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str]) -> dict[str, Any]:
+def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str], external: bool) -> dict[str, Any]:
     items = []
     for w, rows in windows.groupby("window", sort=True):
         first = rows.iloc[0]
         items.append({
             "name": dirs[int(w)].split("/")[-1], "apply_at": _iso(first["apply_at"]), "until": _iso(first["until"]),
             "overlay": dirs[int(w)],
+            **({"external_patches": f"{dirs[int(w)]}/external"} if external else {}),
             "pools": {str(r["unique_id"]): {
                 "nodes": int(r["nodes"]), "gpus": int(r["gpus"]), "spare_gpus": int(r["spare_gpus"]),
                 "placeholder_replicas": int(r["placeholder_replicas"]), "reason": str(r["reason"]),
@@ -281,19 +296,29 @@ def write_overlay(
             rel = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
             put(f"base/{rel}", _dump([obj]))
             resources.append(rel)
+        put("base/kustomization.yaml", _kustomization(resources))
+        stand_ins = []
         for obj in external:
             kind = obj["kind"]
             field = "spec.minReplicas" if kind == "HorizontalPodAutoscaler" else "spec.limits"
-            rel = f"external/{kind.lower()}-{obj['metadata']['name']}.yaml"
-            put(f"base/{rel}", _dump([obj], _EXTERNAL_NOTE.format(kind=kind, field=field)))
-            resources.append(rel)
-        put("base/kustomization.yaml", _kustomization(resources))
+            rel = f"{kind.lower()}-{obj['metadata']['name']}.yaml"
+            put(f"external/{rel}", _dump([obj], _EXTERNAL_NOTE.format(kind=kind, field=field)))
+            stand_ins.append(rel)
+        if stand_ins:
+            put("external/kustomization.yaml", _kustomization(stand_ins))
         dirs = {}
         for w, rows in windows.groupby("window", sort=True):
             name = f"w{int(w):03d}-{pd.Timestamp(rows['apply_at'].iloc[0]):%Y%m%dt%H%Mz}"
             dirs[int(w)] = f"windows/{name}"
-            put(f"windows/{name}/patches.yaml", _dump(patch_objects(pools, rows)))
-            put(f"windows/{name}/kustomization.yaml", _kustomization(["../../base"], ["patches.yaml"]))
-        put("schedule.yaml", yaml.safe_dump(_schedule_doc(windows, dirs), sort_keys=False, width=200))
+            mine, theirs = patch_objects(pools, rows)
+            if mine:
+                put(f"windows/{name}/patches.yaml", _dump(mine))
+            put(f"windows/{name}/kustomization.yaml", _kustomization(["../../base"], ["patches.yaml"] if mine else []))
+            if theirs:
+                put(f"windows/{name}/external/patches.yaml", _dump(theirs, _EXTERNAL_PATCH_NOTE))
+                put(f"windows/{name}/external/kustomization.yaml",
+                    _kustomization(["../../../external"], ["patches.yaml"]))
+        put("schedule.yaml", yaml.safe_dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
+                                            width=200))
         put("kustomization.yaml", _kustomization([dirs[0]]))
     return written

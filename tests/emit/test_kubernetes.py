@@ -45,23 +45,35 @@ def test_registry_lists_every_emitter():
     assert sorted(EMITTERS) == ["capacity-buffer", "hpa", "karpenter", "placeholder"]
 
 
+def _ids(objs) -> set:
+    return {(o["kind"], o["metadata"]["name"]) for o in objs}
+
+
+def _patches(path: Path) -> list[dict]:
+    return [o for o in yaml.safe_load_all(path.read_text()) if o]
+
+
 def _check_overlays(k8s: Path, every: bool) -> None:
     windows = sorted(p for p in (k8s / "windows").iterdir())
     assert len(windows) > 3  # the plan varies over the day, so there are several windows
-    base = {(o["kind"], o["metadata"]["name"]) for o in kustomize(k8s / "base")}
-    for w in windows:  # cheap check of every window: each patch targets an object of the base
-        patches = [o for o in yaml.safe_load_all((w / "patches.yaml").read_text()) if o]
-        assert patches and {(o["kind"], o["metadata"]["name"]) for o in patches} <= base
+    ours, theirs = _ids(kustomize(k8s / "base")), _ids(kustomize(k8s / "external"))
+    for w in windows:  # cheap check of every window: each patch targets an object of its base
+        assert _patches(w / "patches.yaml") and _ids(_patches(w / "patches.yaml")) <= ours
+        assert _ids(_patches(w / "external" / "patches.yaml")) <= theirs
     chosen = windows if every else [windows[0], windows[len(windows) // 2], windows[-1]]
-    kinds, checked = set(), {"core": 0, "crd": 0}
+    kinds, external_kinds, checked = set(), set(), {"core": 0, "crd": 0}
     for overlay in [k8s, *chosen]:
-        objs = kustomize(overlay)
-        for obj in objs:
+        for obj in kustomize(overlay):
             checked[validate(obj)] += 1
             kinds.add(obj["kind"])
-    assert kinds == {"Namespace", "PriorityClass", "Deployment", "PodTemplate", "CapacityBuffer",
-                     "HorizontalPodAutoscaler", "NodePool"}
-    assert checked["crd"] >= 2 * (len(chosen) + 1)
+    for overlay in chosen:
+        for obj in kustomize(overlay / "external"):
+            checked[validate(obj)] += 1
+            external_kinds.add(obj["kind"])
+    # applying a window touches only capforecast's objects; the users' HPA / NodePool patches are apart
+    assert kinds == {"Namespace", "PriorityClass", "Deployment", "PodTemplate", "CapacityBuffer"}
+    assert external_kinds == {"HorizontalPodAutoscaler", "NodePool"}
+    assert checked["crd"] >= 2 * len(chosen) + 1
 
 
 def test_overlay_builds_offline_and_every_object_validates(built):
@@ -77,7 +89,7 @@ def test_every_window_overlay_builds_and_validates(built):
 
 def test_validation_really_rejects_bad_objects(built):
     _, _, k8s, _ = built
-    objs = {o["kind"]: o for o in kustomize(k8s)}
+    objs = {o["kind"]: o for o in kustomize(k8s) + kustomize(k8s / "external")}
     bad = copy.deepcopy(objs["Deployment"])
     bad["spec"]["replicaz"] = 3
     with pytest.raises(Exception, match="replicaz"):
@@ -105,7 +117,7 @@ def test_patches_follow_the_plan_and_requests_go_out_lead_time_early(built):
     assert entry["pools"]["a100-train"]["nodes"] == p["nodes"].iloc[first_up]
     # one window's rendered objects carry exactly the scheduled numbers
     w = schedule["windows"][2]
-    objs = kustomize(k8s / w["overlay"])
+    objs = kustomize(k8s / w["overlay"]) + kustomize(k8s / w["external_patches"])
     by = {(o["kind"], o["metadata"]["name"]): o for o in objs}
     infer, batch = w["pools"]["h100-infer"], w["pools"]["a100-batch"]
     assert by[("Deployment", "capforecast-a100-train")]["spec"]["replicas"] == w["pools"]["a100-train"][
@@ -170,3 +182,15 @@ def test_aligned_lead_times_give_fewer_windows_and_still_request_early_enough():
                 # whatever window is in force from ds - lead to ds + step asks for at least the step's nodes
                 live = w[(w["apply_at"] < ds + pd.Timedelta(hours=1)) & (w["until"] > ds - lead_of(pool))]
                 assert (live["nodes"] >= nodes).all(), (pool.name, ds)
+
+
+def test_a_pool_with_only_external_emitters_still_builds(tmp_path):
+    pools = parse_pools({"pools": [{"name": "llm", "gpus_per_node": 8, "min_nodes": 1, "max_nodes": 4,
+                                    "lead_time": "10m", "emitters": ["hpa"], "hpa": {"name": "llm-server"}}]})
+    plan = plan_capacity(daily_forecast(["llm"], hours=4, scale=10), pools)
+    write_overlay(plan, pools, tmp_path)
+    assert kustomize(tmp_path / "k8s") == []  # nothing of ours to apply
+    first = sorted((tmp_path / "k8s" / "windows").iterdir())[0]
+    (hpa,) = kustomize(first / "external")
+    validate(hpa)
+    assert hpa["spec"]["minReplicas"] == plan["gpus"].iloc[0]
