@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--timeout", default="30s", help="per-request timeout (default: 30s)")
     src.add_argument("--retries", type=int, default=3, help="retries after 429/5xx/timeouts (default: 3)")
     src.add_argument("--workers", type=int, default=4, help="chunk requests in flight at once (default: 4)")
+    src.add_argument("--compress", action="store_true",
+                     help="ask for gzip answers (for slow links; costs the server CPU)")
     src.add_argument("--max-points", type=int, default=11_000, help="points per series per request (default: 11000)")
 
     what = parser.add_argument_group("what to ingest")
@@ -98,6 +100,7 @@ def _connection(args: argparse.Namespace):  # -> Connection
     return Connection(
         args.url, token=token, username=args.user, password=password, headers=headers, ca_file=args.ca_file,
         verify_tls=not args.insecure, timeout=args.timeout, retries=args.retries, workers=args.workers,
+        compress=args.compress,
     )
 
 

@@ -99,7 +99,7 @@ class QueryCache:
                 "run pulls the whole range again"
             )
         frame = table.to_pandas()
-        frame["unique_id"] = frame["unique_id"].astype("str")
+        frame["unique_id"] = frame["unique_id"].astype(object)
         frame["ds"] = frame["ds"].astype("datetime64[ns, UTC]")
         return frame
 

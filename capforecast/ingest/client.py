@@ -20,6 +20,7 @@ import pandas as pd
 
 from capforecast._units import format_duration
 from capforecast.errors import IngestError
+from capforecast.ingest.chunks import Decoded, decode, decode_body
 from capforecast.ingest.connection import Connection
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,7 +73,7 @@ class RangeClient:
     --------
     >>> client = RangeClient(Connection("http://prometheus:9090"))  # doctest: +SKIP
     >>> client.query_range("sum by (pool) (gpu_used)", 1777593600, 1777597200, 60)  # doctest: +SKIP
-    [{'metric': {'pool': 'a100'}, 'values': [[1777593600, '12'], ...]}]
+    [((('pool', 'a100'),), array([1777593600000, ...]), array([12., ...]))]
     """
 
     def __init__(self, connection: Connection, session: requests.Session | None = None) -> None:
@@ -100,8 +101,8 @@ class RangeClient:
         self.close()
 
     # ------------------------------------------------------------------------------------------ one request
-    def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        """One ``/api/v1/query_range`` call (retried as configured); returns Prometheus's ``data.result``."""
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[Decoded]:
+        """One ``/api/v1/query_range`` call (retried as configured); returns ``(labels, ts_ms, y)`` per series."""
         conn = self.connection
         params = {"query": promql, "start": _num(start), "end": _num(end), "step": _num(step)}
         attempts = conn.retries + 1
@@ -129,7 +130,7 @@ class RangeClient:
             "or retry later with more --retries or a longer --timeout"
         ))
 
-    def _once(self, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _once(self, params: dict[str, str]) -> list[Decoded]:
         import requests
 
         conn = self.connection
@@ -189,7 +190,7 @@ def _server_said(resp: requests.Response) -> str:
     return f"HTTP {resp.status_code}" + (f" {said[:300]!r}" if said else "")
 
 
-def _result(resp: requests.Response, conn: Connection) -> list[dict[str, Any]]:
+def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
     if resp.status_code in RETRY_STATUS:
         retry_after = resp.headers.get("Retry-After", "")
         wait_s = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
@@ -203,6 +204,9 @@ def _result(resp: requests.Response, conn: Connection) -> list[dict[str, Any]]:
         if "maximum resolution" in resp.text:
             hint = "lower --max-points (max_points) to 11000 or less, the most Prometheus accepts per series"
         raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")
+    fast = decode_body(resp.content)
+    if fast is not None:
+        return fast
     try:
         body = resp.json()
     except ValueError:
@@ -215,7 +219,7 @@ def _result(resp: requests.Response, conn: Connection) -> list[dict[str, Any]]:
     data = body["data"]
     if data.get("resultType") != "matrix":
         raise _Refused(f"expected a range vector (matrix) from query_range, got {data.get('resultType')!r}")
-    return list(data.get("result") or [])
+    return decode(data.get("result") or [])
 
 
 class _Refused(IngestError):

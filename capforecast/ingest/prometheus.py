@@ -19,7 +19,7 @@ from capforecast._units import parse_duration, parse_time
 from capforecast.errors import IngestError
 from capforecast.frames import validate
 from capforecast.ingest import cache as _cache
-from capforecast.ingest.chunks import MAX_POINTS, align, assemble, decode, empty_frame, plan_chunks
+from capforecast.ingest.chunks import MAX_POINTS, align, assemble, empty_frame, plan_chunks
 from capforecast.ingest.client import RangeClient, describe_range
 from capforecast.ingest.connection import Connection
 
@@ -72,7 +72,7 @@ def _pull(client: RangeClient, query: str, first_ms: int, last_ms: int, step_ms:
                  len(chunks))
 
     def one(chunk: tuple[int, int]) -> list:
-        return decode(client.query_range(query, chunk[0] / 1000, chunk[1] / 1000, step_s))
+        return client.query_range(query, chunk[0] / 1000, chunk[1] / 1000, step_s)
 
     return assemble(client.map(one, chunks), id_labels, query)
 

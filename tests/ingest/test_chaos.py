@@ -82,8 +82,9 @@ def test_a_server_stopped_mid_ingest_leaves_cache_and_output_as_they_were(tmp_pa
         with pytest.raises(IngestError) as err:
             fetch(client, QUERY, START, END, "1m", cache=cache)
         assert "cannot connect" in str(err.value) and "failed after 2 attempt(s)" in str(err.value)
-        # chunk 1 came back; chunk 2 broke mid-answer and its retry found no server
-        assert client.requests_sent == 3
+        # chunk 1 came back; chunk 2 came back too (Prometheus finishes answers on SIGTERM) or broke
+        # mid-answer; then every attempt found no server
+        assert client.requests_sent in (3, 4)
     finally:
         server.stop()
     assert next(cache.glob("*.parquet")).read_bytes() == cached

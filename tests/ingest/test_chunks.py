@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capforecast.errors import IngestError
-from capforecast.ingest.chunks import align, assemble, decode, plan_chunks, series_id
+from capforecast.ingest.chunks import align, assemble, decode, decode_body, plan_chunks, series_id
 
 
 @settings(max_examples=200, deadline=None)
@@ -56,3 +56,20 @@ def test_series_ids_and_their_errors() -> None:
         series_id((("node", "n1"),), ["pool"], "up")
     with pytest.raises(IngestError, match="infinite value"):
         assemble([decode([matrix({"pool": "a"}, [0], ["+Inf"])])], ["pool"], "a / b")
+
+
+def test_fast_decoder_matches_json_and_falls_back_on_anything_unusual() -> None:
+    import json
+
+    result = [matrix({"pool": 'a},"values":[[tricky'}, [1777593600, 1777593660.5], ["0.1", "NaN"]),
+              matrix({}, [1777593600], ["-Inf"]), {"metric": {"x": "y"}, "values": []}]
+    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    fast, slow = decode_body(compact), decode(result)
+    assert fast is not None and len(fast) == 2  # the series without samples is left out
+    for (la, ta, ya), (lb, tb, yb) in zip(fast, [s for s in slow if len(s[1])], strict=True):
+        assert la == lb
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ya, yb)
+    assert decode_body(json.dumps(body).encode()) is None  # spaced JSON: the caller uses json instead
+    assert decode_body(compact.replace(b'"0.1"', b'"zero"')) is None
