@@ -21,12 +21,14 @@ import pandas as pd
 __all__ = [
     "CALENDAR_WIDTH",
     "calendar_features",
+    "direct_features",
     "fill_for_input",
     "history_problem",
     "mask_outages",
     "season_length",
     "series_arrays",
     "series_scale",
+    "weekly_lag",
 ]
 
 CALENDAR_WIDTH = 4
@@ -136,3 +138,41 @@ def series_arrays(frame: pd.DataFrame, ids: list[str], columns: list[str]) -> di
         arrays["ds"] = group["ds"].to_numpy()
         out[str(uid)] = arrays
     return {uid: out[uid] for uid in ids}
+
+
+def weekly_lag(m: int) -> int:
+    """The longer seasonal lag used as a feature: a week when the season is a day (``m`` > 7), else 2 seasons."""
+    return 7 * m if m > 7 else 2 * m
+
+
+def direct_features(
+    y: np.ndarray, exog: np.ndarray, origins: np.ndarray, steps: np.ndarray, target_ds: pd.DatetimeIndex, m: int
+) -> np.ndarray:
+    """Feature rows for direct forecasting: one row per (origin, steps ahead) of one series.
+
+    ``y`` is the gap-filled, scaled target, ``exog`` ``(T, E)`` the scaled exogenous columns. Columns: steps
+    ahead, calendar of the target step, the last three values, the value one and two seasons and one week
+    before the target (as last seen at the origin), mean/std/max of the last season, mean of the last week,
+    and each exogenous column's last value and last-season mean. Values before the start are NaN.
+    """
+    w = weekly_lag(m)
+    pad = w * 2 + m
+    yp = np.concatenate([np.full(pad, np.nan), y])
+    o = origins + pad
+    t = o + steps
+    k = np.ceil(steps / m).astype(int)
+    kw = np.ceil(steps / w).astype(int)
+    s = pd.Series(yp)
+    roll_m = s.rolling(m, min_periods=1)
+    mean_m, std_m, max_m = roll_m.mean().to_numpy(), roll_m.std().to_numpy(), roll_m.max().to_numpy()
+    mean_w = s.rolling(w, min_periods=1).mean().to_numpy()
+    cols = [
+        steps.astype(float),
+        yp[o], yp[o - 1], yp[o - 2],
+        yp[t - m * k], yp[t - m * (k + 1)], yp[t - w * kw],
+        mean_m[o], std_m[o], max_m[o], mean_w[o],
+    ]
+    for j in range(exog.shape[1]):
+        ep = np.concatenate([np.full(pad, np.nan), exog[:, j]])
+        cols += [ep[o], pd.Series(ep).rolling(m, min_periods=1).mean().to_numpy()[o]]
+    return np.column_stack([np.column_stack(cols), calendar_features(target_ds)])

@@ -1,0 +1,50 @@
+"""Options shared by ``capforecast train`` and ``capforecast forecast``: model choice and hyperparameters."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+MODEL_CHOICES = ("naive", "seasonal_naive", "seasonal_quantile", "gbm", "holt_winters", "lstm")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model``, ``--param`` and ``--no-progress``."""
+    parser.add_argument("--model", required=True, choices=MODEL_CHOICES, metavar="NAME",
+                        help=f"model alias: one of {', '.join(MODEL_CHOICES)}")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model hyperparameter, repeatable, e.g. --param epochs=20 --param units=32 "
+                        "(see docs/models.md)")
+    parser.add_argument("--no-progress", action="store_true", help="do not show the LSTM training progress bar")
+
+
+def build_model(args: argparse.Namespace, horizon: int | None = None) -> Any:
+    """Create the model named by ``--model`` with ``--param`` values (and the horizon when it takes one)."""
+    import yaml
+
+    from capforecast.errors import ConfigError
+    from capforecast.models import get_model, model_class
+
+    params: dict[str, Any] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param {item!r}: write KEY=VALUE, e.g. --param epochs=20")
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            params[key.strip()] = value
+    accepted = model_class(args.model)._param_names()
+    if horizon is not None and "horizon" in accepted:
+        params.setdefault("horizon", horizon)
+    if "verbose" in accepted:
+        params.setdefault("verbose", 0 if args.no_progress or getattr(args, "quiet", False) else 2)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"--param {unknown[0]}: model {args.model!r} has no such parameter; valid: "
+                          f"{', '.join(accepted) or '(none)'}")
+    if isinstance(params.get("quantiles"), (list, str)):
+        from capforecast.frames import parse_quantiles
+
+        params["quantiles"] = tuple(parse_quantiles(params["quantiles"]))
+    return get_model(args.model, **params)

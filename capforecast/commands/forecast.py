@@ -1,0 +1,76 @@
+"""``capforecast forecast``: write a forecast frame, fitting a model on the input or loading a trained one."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from capforecast.commands._modelargs import add_model_options, build_model
+
+logger = logging.getLogger("capforecast.forecast")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "forecast",
+        help="forecast a series file: fit --model on it, or use a trained model from --registry",
+        description="Write the forecast frame (unique_id, ds, model, yhat, p50, p90, ...) of the next --horizon "
+        "steps after each series. Without --registry the model is fitted on --input; with --registry the saved "
+        "version (--version, default latest) forecasts from the end of its training data, and --input (if "
+        "given) must hold the same series. Example: capforecast forecast --input demand.csv --model "
+        "seasonal_naive --horizon 48 --quantiles 0.5,0.9 --out forecast.csv",
+    )
+    parser.add_argument("--input", default=None, help="series file (.csv or .parquet): unique_id, ds, y")
+    add_model_options(parser)
+    parser.add_argument("--horizon", type=int, required=True, help="steps to forecast, e.g. 48")
+    parser.add_argument("--quantiles", default="0.5,0.9", help="quantile levels (default: 0.5,0.9)")
+    parser.add_argument("--out", required=True, help="output file (.csv or .parquet), written atomically")
+    parser.add_argument("--registry", default=None, help="registry root: forecast with a trained model")
+    parser.add_argument("--name", default=None, help="registry name (default: the --model alias)")
+    parser.add_argument("--version", default="latest", help="latest (default), champion, or e.g. v0003")
+    parser.set_defaults(func=run)
+
+
+def _check_against(model, frame) -> None:  # noqa: ANN001 - internal
+    from capforecast.errors import ModelError
+
+    unknown = sorted(set(frame["unique_id"].unique()) - set(model.ids_))
+    if unknown:
+        raise ModelError(
+            f"series {unknown[:5]} were not in the training data of this model; retrain with them "
+            "(capforecast train ...) or forecast without --registry to fit on this input"
+        )
+    newest = frame.groupby("unique_id")["ds"].max()
+    newer = [u for u, ts in newest.items() if ts > model.last_ds_[u]]
+    if newer:
+        logger.warning("the input has data after the model's training end for %d series (e.g. %s); the forecast "
+                       "starts after the training end: retrain to use the newer data", len(newer), newer[0])
+
+
+def run(args: argparse.Namespace) -> int:
+    from capforecast import frames, registry
+    from capforecast._io import write_frame
+    from capforecast.errors import ConfigError
+    from capforecast.ingest.files import read_series
+
+    if args.horizon < 1:
+        raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
+    levels = frames.parse_quantiles(args.quantiles)
+    if not str(args.out).lower().endswith((".csv", ".parquet")):
+        raise ConfigError(f"--out {args.out}: use a .csv or .parquet file name")
+    if args.registry:
+        model = registry.load(args.name or args.model, args.version, root=args.registry)
+        if model.alias != args.model:
+            raise ConfigError(f"--model {args.model}: the registry holds a {model.alias!r} model under that name; "
+                              f"pass --model {model.alias} or another --name")
+        if args.input:
+            _check_against(model, read_series(args.input))
+    else:
+        if not args.input:
+            raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
+        model = build_model(args, args.horizon).fit(read_series(args.input))
+    forecast = model.predict(args.horizon, quantiles=levels)
+    write_frame(forecast, args.out)
+    print(f"wrote {len(forecast)} rows ({forecast['unique_id'].nunique()} series x {args.horizon} steps) "
+          f"to {args.out}")
+    return 0

@@ -1,0 +1,48 @@
+"""``capforecast train``: fit a model on a series file and save it as a new version in a model registry."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from capforecast.commands._modelargs import add_model_options, build_model
+
+logger = logging.getLogger("capforecast.train")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="fit a model on a series file and save it to a model registry (a new version)",
+        description="Fit --model on --input (CSV/parquet series frame: unique_id, ds, y and optional exogenous "
+        "columns) and save it as the next version of --name under --registry. Prints the version. Example: "
+        "capforecast train --input demand.csv --model lstm --registry models --promote",
+    )
+    parser.add_argument("--input", required=True, help="series file (.csv or .parquet): unique_id, ds, y")
+    add_model_options(parser)
+    parser.add_argument("--registry", default="models", help="registry root directory (default: models)")
+    parser.add_argument("--name", default=None, help="registry name of the model (default: the --model alias)")
+    parser.add_argument("--horizon", type=int, default=None,
+                        help="steps ahead the model must forecast (lstm, gbm; default: the model's, 48)")
+    parser.add_argument("--promote", action="store_true", help="make the new version the champion")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from capforecast import registry
+    from capforecast.errors import ConfigError
+    from capforecast.ingest.files import read_series
+
+    if args.horizon is not None and args.horizon < 1:
+        raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
+    frame = read_series(args.input)
+    model = build_model(args, args.horizon).fit(frame)
+    name = args.name or args.model
+    version = registry.save(model, name, root=args.registry, frame=frame,
+                            metadata={"input": str(args.input)})
+    if args.promote:
+        registry.promote(name, version, root=args.registry)
+    for uid, reason in getattr(model, "fallbacks_", {}).items():
+        logger.warning("series %s: %s", uid, reason)
+    print(f"{name} {version}{' (champion)' if args.promote else ''} saved under {args.registry}")
+    return 0

@@ -1,0 +1,187 @@
+"""Gradient-boosted quantile forecaster (scikit-learn ``HistGradientBoostingRegressor``, quantile loss).
+
+A direct global model: one regressor per quantile level, trained on rows ``(series, origin, steps ahead)``
+with lag, rolling and calendar features of the series divided by its own scale (see
+:func:`capforecast.models._features.direct_features`). The number of steps ahead is a feature, so one model
+covers the whole horizon without feeding forecasts back. Gaps, outages and short or constant series are
+treated as in the LSTM (see :mod:`capforecast.models.lstm`): masked from the targets, filled in the inputs,
+or forecast by a reported baseline fallback.
+
+Examples
+--------
+>>> from capforecast.ingest.sample import make_sample
+>>> frame = make_sample(days=21, pools=["a100-train"])
+>>> fc = GBMForecaster(horizon=24, max_iter=20).fit(frame).predict(24, quantiles=[0.5, 0.9])
+>>> bool((fc["p90"] >= fc["p50"]).all())
+True
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from capforecast.errors import ModelError
+from capforecast.models import _features as feat
+from capforecast.models._fallback import FallbackMixin
+from capforecast.models._quantiles import select_levels, training_levels
+from capforecast.models.base import Forecaster
+
+__all__ = ["GBMForecaster"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9, 0.95, 0.99)
+
+
+class GBMForecaster(FallbackMixin, Forecaster):
+    """One ``HistGradientBoostingRegressor(loss='quantile')`` per level on direct lag/calendar features.
+
+    Parameters
+    ----------
+    horizon : most steps ahead the model learns (``predict`` may ask for fewer, not more).
+    quantiles : levels learned (0.5 is always added); levels in between are interpolated at predict time.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf : passed to the regressors.
+    max_rows : cap on training rows (randomly chosen, seeded) to bound time and memory.
+    seed : random seed; same data and seed give the same forecast.
+
+    Examples
+    --------
+    >>> GBMForecaster(horizon=24).horizon
+    24
+    """
+
+    alias = "gbm"
+
+    def __init__(
+        self,
+        *,
+        horizon: int = 48,
+        quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
+        max_iter: int = 200,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 50,
+        max_rows: int = 200_000,
+        seed: int = 0,
+    ) -> None:
+        self.horizon = horizon
+        self.quantiles = quantiles
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.max_rows = max_rows
+        self.seed = seed
+
+    def _check_params(self) -> None:
+        for name in ("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ModelError(f"gbm: {name} must be a whole number >= 1, got {value!r}")
+        if not float(self.learning_rate) > 0:
+            raise ModelError(f"gbm: learning_rate must be > 0, got {self.learning_rate!r}")
+
+    def _prepare(self, a: dict[str, np.ndarray], uid: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y, masked = feat.mask_outages(a["y"], m)
+        if masked:
+            self.outages_[uid] = masked
+        scale = self.scales_.setdefault(uid, feat.series_scale(y))
+        ex = [feat.fill_for_input(a[c], m) / self.exog_scales_.setdefault(uid, {}).setdefault(
+            c, feat.series_scale(a[c])) for c in self.exog_cols_]
+        exog = np.column_stack(ex) if ex else np.zeros((len(y), 0))
+        return feat.fill_for_input(y, m) / scale, y / scale, exog
+
+    def _fit(self, frame: pd.DataFrame) -> None:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        self._check_params()
+        m = self.season_length_ = feat.season_length(self.step_)
+        self.levels_ = training_levels(self.quantiles)
+        H = int(self.horizon)
+        self.scales_, self.exog_scales_, self.outages_, self.context_ = {}, {}, {}, {}
+        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
+        arrays = feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_])
+        keep = self._context_length()
+        prepared = {}
+        for uid, a in arrays.items():
+            problem = feat.history_problem(a["y"], m)
+            if problem:
+                self.fallbacks_[uid] = problem
+                continue
+            yin, target, exog = self._prepare(a, uid, m)
+            prepared[uid] = (yin, target, exog, pd.DatetimeIndex(a["ds"]))
+            self.context_[uid] = (yin[-keep:].copy(), exog[-keep:].copy())
+        self.net_ids_ = list(prepared)
+        if not prepared:
+            raise ModelError(
+                "gbm: no series has two seasons of varying history to learn from; collect more history or use "
+                "model 'seasonal_naive'"
+            )
+        rng = np.random.default_rng(self.seed)
+        total = sum(len(p[0]) - m for p in prepared.values())
+        rows_x, rows_y = [], []
+        for yin, target, exog, ds in prepared.values():
+            T = len(yin)
+            origins = np.arange(m - 1, T - 1)
+            if total * H > self.max_rows:
+                n = max(1, int(round(self.max_rows * len(origins) / max(total, 1))))
+                o = rng.choice(origins, size=n)
+                h = np.minimum(rng.integers(1, H + 1, size=n), T - 1 - o)
+            else:
+                o = np.repeat(origins, H)
+                h = np.tile(np.arange(1, H + 1), len(origins))
+                ok = o + h <= T - 1
+                o, h = o[ok], h[ok]
+            t = o + h
+            fine = np.isfinite(target[t])
+            o, h, t = o[fine], h[fine], t[fine]
+            rows_x.append(feat.direct_features(yin, exog, o, h, ds[t], m))
+            rows_y.append(target[t])
+        X, Y = np.vstack(rows_x), np.concatenate(rows_y)
+        self.models_ = {}
+        for q in self.levels_:
+            reg = HistGradientBoostingRegressor(
+                loss="quantile", quantile=q, max_iter=int(self.max_iter), learning_rate=float(self.learning_rate),
+                max_leaf_nodes=int(self.max_leaf_nodes), min_samples_leaf=int(self.min_samples_leaf),
+                early_stopping=False, random_state=int(self.seed),
+            )
+            self.models_[q] = reg.fit(X, Y)
+        self.n_rows_ = len(Y)
+        self._fit_fallback(frame)
+
+    def _context_length(self) -> int:
+        m = feat.season_length(self.step_)
+        w = feat.weekly_lag(m)
+        return 2 * w + int(self.horizon) + m
+
+    def _predict(self, horizon: int, quantiles: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+        if horizon > self.horizon:
+            raise ModelError(
+                f"gbm: this model learned at most {self.horizon} steps ahead; refit with "
+                f"GBMForecaster(horizon={horizon}) or ask for fewer steps"
+            )
+        m = self.season_length_
+        n = len(self.ids_)
+        values = np.zeros((n, horizon, len(self.levels_)))
+        pos = {uid: i for i, uid in enumerate(self.ids_)}
+        if self.net_ids_:
+            rows = []
+            h = np.arange(1, horizon + 1)
+            for uid in self.net_ids_:
+                yin, exog = self.context_[uid]
+                o = np.full(horizon, len(yin) - 1)
+                ds = pd.date_range(self.last_ds_[uid] + self.step_, periods=horizon, freq=self.step_)
+                rows.append(feat.direct_features(yin, exog, o, h, ds, m))
+            X = np.vstack(rows)
+            pred = np.stack([self.models_[q].predict(X) for q in self.levels_], axis=-1)
+            pred = np.sort(pred.reshape(len(self.net_ids_), horizon, -1), axis=-1)
+            for k, uid in enumerate(self.net_ids_):
+                values[pos[uid]] = pred[k] * self.scales_[uid]
+        if self.nonnegative_:
+            values = np.maximum(values, 0.0)
+        qv = select_levels(self.levels_, values, quantiles, model="gbm")
+        yhat = values[..., self.levels_.index(0.5)]
+        return self._merge_fallback(yhat, qv, horizon, quantiles)
