@@ -80,8 +80,9 @@ def calibrate_headroom(
 
     ``forecast`` and ``demand`` are aligned backtest values (made before the demand was seen). Steps with
     missing demand are skipped. When the calibration window is too short for the target (fewer than
-    ``1 / target_busy - 1`` steps), or a forecast of zero met positive demand, the bound is infinite and
-    ``max_headroom`` (times the forecast, or GPUs when additive) is used instead.
+    ``1 / target_busy - 1`` steps) the bound is infinite and the largest score seen is used instead; when a
+    forecast of zero met positive demand at that rank, no multiplier helps and ``max_headroom`` is used
+    (multiplicative headroom is capped at ``max_headroom``; additive is in GPUs and not capped).
 
     Examples
     --------
@@ -109,10 +110,8 @@ def calibrate_headroom(
     bound = conformal_quantile(scores, target_busy)
     if not math.isfinite(bound):  # too few steps for the target, or a zero forecast met demand
         finite = scores[np.isfinite(scores)]
-        bound = max_headroom if additive or finite.size == 0 else max(float(finite.max()), 0.0)
-        bound = max_headroom if not additive and np.isinf(scores).any() else bound
-        if additive:
-            bound = float(finite.max()) if finite.size else 0.0
-    headroom = min(max(bound, 0.0), max_headroom) if not additive else max(bound, 0.0)
+        largest = float(finite.max()) if finite.size else 0.0
+        bound = max_headroom if not additive and np.isinf(scores).any() else largest
+    headroom = max(bound, 0.0) if additive else min(max(bound, 0.0), max_headroom)
     return Calibration(headroom=float(headroom), additive=additive, target_busy=target_busy,
                        n_scores=int(seen.sum()))

@@ -28,6 +28,7 @@ SCORE_COLUMNS = ("busy", "unmet_share", "idle_gpu_hours", "cost", "cost_ratio", 
 
 # A demand within this many GPUs above capacity is not counted as busy (hourly means carry float noise).
 _TOLERANCE = 1e-9
+_HOUR = pd.Timedelta("1h")
 
 
 def oracle_nodes(demand: np.ndarray, gpus_per_node: int) -> np.ndarray:
@@ -50,7 +51,7 @@ def score_nodes(
     *,
     gpus_per_node: int,
     price_per_node_hour: float = 1.0,
-    step: pd.Timedelta = pd.Timedelta("1h"),
+    step: pd.Timedelta = _HOUR,
 ) -> dict[str, float]:
     """Score one pool's plan ``nodes`` against ``demand`` (same length); see the module doc for the metrics.
 
@@ -106,7 +107,8 @@ def score_plan(
     >>> score_plan(plan, act, 8)["scale_events"].tolist()
     [1]
     """
-    for name, df, cols in (("plan", plan, ("unique_id", "ds", "nodes")), ("actuals", actuals, ("unique_id", "ds", "y"))):
+    needs = (("plan", plan, ("unique_id", "ds", "nodes")), ("actuals", actuals, ("unique_id", "ds", "y")))
+    for name, df, cols in needs:
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise FrameError(f"{name} frame lacks column(s) {missing}; it needs {list(cols)}")

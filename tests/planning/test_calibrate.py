@@ -1,0 +1,62 @@
+"""Conformal calibration: 'say 5 %, get <= 5 %' on data that behaves like the calibration window."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from capforecast.errors import PlanningError
+from capforecast.planning.calibrate import calibrate_headroom, conformal_quantile
+
+
+def test_conformal_rank_is_the_finite_sample_one():
+    scores = np.arange(1.0, 100.0)  # 99 scores
+    assert conformal_quantile(scores, 0.05) == 95.0  # ceil(100 * 0.95) = 95th smallest
+    assert conformal_quantile(scores, 0.01) == 99.0
+    assert math.isinf(conformal_quantile(scores[:50], 0.01))  # 50 scores cannot bound a 1 % miss rate
+    assert conformal_quantile(np.r_[scores, np.nan], 0.05) == 95.0  # missing scores are skipped
+
+
+@pytest.mark.parametrize("target", [0.05, 0.01])
+def test_calibrated_headroom_meets_the_target_on_fresh_data(target):
+    rng = np.random.default_rng(7)
+    level = rng.uniform(50, 150, 12_000)
+    demand = level * rng.lognormal(0.0, 0.15, 12_000)
+    cal = calibrate_headroom(level[:2000], demand[:2000], target)
+    planned = cal.apply(level[2000:])
+    miss = float(np.mean(demand[2000:] > planned))
+    assert miss <= target * 1.3  # sampling noise only: the guarantee is marginal
+    assert miss >= target * 0.4  # and it is not bought with wasted headroom
+
+
+def test_a_stricter_target_never_gets_less_headroom():
+    rng = np.random.default_rng(1)
+    f = rng.uniform(10, 20, 400)
+    d = f * rng.uniform(0.8, 1.3, 400)
+    h = [calibrate_headroom(f, d, t).headroom for t in (0.2, 0.1, 0.05, 0.01)]
+    assert h == sorted(h)
+
+
+def test_additive_headroom_suits_pools_that_sit_at_zero():
+    f = np.zeros(300)
+    d = np.where(np.arange(300) % 50 == 0, 8.0, 0.0)  # a job of 8 GPUs now and then
+    assert calibrate_headroom(f, d, 0.05).headroom == 0.0  # 2 % of steps busy is within 5 %
+    assert calibrate_headroom(f, d, 0.01).headroom == 3.0  # no multiplier of 0 helps: the cap
+    add = calibrate_headroom(f, d, 0.05, additive=True)
+    assert add.additive and add.apply(np.zeros(1)).tolist() == [0.0]  # 2 % of steps busy is within 5 %
+    assert calibrate_headroom(f, d, 0.01, additive=True).apply(np.zeros(1)).tolist() == [8.0]
+
+
+def test_calibration_skips_missing_demand_and_checks_inputs():
+    f = np.full(200, 10.0)
+    d = np.r_[np.full(190, 11.0), np.full(10, np.nan)]
+    assert calibrate_headroom(f, d, 0.05).headroom == pytest.approx(0.1)
+    assert calibrate_headroom(f, d, 0.05).n_scores == 190
+    with pytest.raises(PlanningError, match="share between 0 and 1"):
+        calibrate_headroom(f, d, 5)
+    with pytest.raises(PlanningError, match="aligned"):
+        calibrate_headroom(f[:10], d, 0.05)
+    with pytest.raises(PlanningError, match="no calibration step"):
+        calibrate_headroom(f, np.full(200, np.nan), 0.05)
