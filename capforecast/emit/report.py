@@ -81,14 +81,20 @@ def _plot(path: Path, pool: PoolSpec, hist: pd.DataFrame | None, fc: pd.DataFram
     capped = plan[plan["capped"].astype(bool)] if "capped" in plan else plan.iloc[:0]
     if len(capped):
         ax.scatter(capped["ds"], capped["gpus"], marker="^", color="black", zorder=5, label="forecast above max_nodes")
-    ax.axhline(pool.max_nodes * pool.gpus_per_node, color="tab:red", ls=":", lw=1, label="max_nodes")
+    top = max(float(np.nanmax(plan["gpus"])), static_gpus, float(np.nanmax(fc[list(levels.values()) or ["yhat"]])),
+              float(np.nanmax(hist["y"])) if hist is not None and hist["y"].notna().any() else 0.0)
+    cap = pool.max_nodes * pool.gpus_per_node
+    if cap <= 1.5 * top:
+        ax.axhline(cap, color="tab:red", ls=":", lw=1, label=f"max_nodes ({cap} GPUs)")
+    else:  # far above the data: say so instead of squashing the plot
+        ax.plot([], [], color="tab:red", ls=":", lw=1, label=f"max_nodes ({cap} GPUs, off the chart)")
     ax.axhline(static_gpus, color="tab:green", ls="-.", lw=1, label="static plan")
     ax.set_title(f"{pool.name}: GPU demand and planned capacity (target busy {pool.target_busy:.0%}"
                  f"{'' if pool.quantile is None else f', quantile {pool.quantile:g}'})")
     ax.set_ylabel("GPUs")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.85)
+    ax.legend(loc="best", fontsize=8, ncol=2, framealpha=0.85)
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)
