@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from capforecast.emit.kubernetes import EMITTER_FUNCS, write_overlay
+from capforecast.emit.kubernetes import EMITTER_FUNCS
+from capforecast.emit.overlay import write_overlay
 from capforecast.emit.plan_json import write_plan_json
 from capforecast.emit.schedule import reservation_windows
 from capforecast.planning.pools import EMITTER_NAMES

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-import capforecast.emit.kubernetes as kube
+import capforecast.emit.overlay as overlay_mod
 from capforecast.emit import EMITTERS, reservation_windows, write_overlay
 from capforecast.planning import load_pools, parse_pools, plan_capacity
 from tests.emit.k8s_check import kustomize, validate
@@ -160,7 +160,7 @@ def test_a_failure_leaves_the_previous_overlay_exactly_as_it_was(tmp_path, monke
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(kube, "patch_objects", boom)
+    monkeypatch.setattr(overlay_mod.kube, "patch_objects", boom)
     with pytest.raises(RuntimeError):
         write_overlay(plan.assign(nodes=plan["nodes"] + 1), pools, tmp_path)
     after = {p: p.read_bytes() for p in (tmp_path / "k8s").rglob("*") if p.is_file()}
