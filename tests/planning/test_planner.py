@@ -176,3 +176,12 @@ def test_choose_the_model_to_plan_from(caplog):
     assert "planning from 'm'" in caplog.text
     with pytest.raises(PlanningError, match="no model 'x'; it has m, big"):
         plan_capacity(fc, [spec()], model="x")
+
+
+def test_budget_needs_one_time_grid():
+    pools = parse_pools({"budget": 64, "pools": [
+        {"name": "a", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10, "lead_time": "5m"},
+        {"name": "b", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10, "lead_time": "5m"}]})
+    fc = pd.concat([forecast([8, 8, 8], uid="a"), forecast([8, 8], uid="b", start=T0 + pd.Timedelta(minutes=30))])
+    with pytest.raises(PlanningError, match="same time steps"):
+        plan_capacity(fc, pools)
