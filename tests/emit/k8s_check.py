@@ -79,6 +79,7 @@ CRD_SPECS = {
 
 def kustomize(path: Path) -> list[dict]:
     """``kubectl kustomize path`` (offline), parsed; raises with kubectl's message on failure."""
+    assert Path(KUBECTL).is_file(), "kubectl not found: install kubectl (1.27+, kustomize built in) to run tests/emit"
     done = subprocess.run([KUBECTL, "kustomize", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"kubectl kustomize {path} failed: {done.stderr}"
     return [o for o in yaml.safe_load_all(done.stdout) if o]
