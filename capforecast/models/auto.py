@@ -49,6 +49,7 @@ DEFAULT_CANDIDATES = (
 FLOOR = "seasonal_naive"
 ENSEMBLES = ("ensemble_median", "ensemble_top2")
 _STATE = "auto_state.joblib"
+_MIN_RESIDUALS = 10
 
 
 class AutoForecaster(Forecaster):
@@ -99,7 +100,7 @@ class AutoForecaster(Forecaster):
         self.progress = progress
 
     # ------------------------------------------------------------------ fit
-    def _models(self) -> dict[str, Forecaster]:
+    def _models(self, h: int) -> dict[str, Forecaster]:
         from capforecast.models import get_model
 
         names = list(dict.fromkeys([FLOOR, *(self.candidates or DEFAULT_CANDIDATES)]))
@@ -110,7 +111,13 @@ class AutoForecaster(Forecaster):
             if alias == "auto":
                 raise ConfigError("auto cannot be its own candidate; list other models, e.g. ('gbm', 'seasonal_naive')")
             try:
-                models[name] = get_model(alias, **params)
+                model = get_model(alias, **params)
+                names_ = model.get_params()
+                if "horizon" in names_ and not params.get("horizon"):
+                    model.set_params(horizon=max(h, int(names_["horizon"] or 0)))
+                if self.calibrate and "quantiles" in names_ and "quantiles" not in params:
+                    model.set_params(quantiles=(0.5,))  # conformal quantiles: only the median is needed
+                models[name] = model
             except ModelError as exc:
                 if name == FLOOR:
                     raise
@@ -125,7 +132,7 @@ class AutoForecaster(Forecaster):
             raise ConfigError(f"auto: metric must be 'owa', 'mase' or 'smape', got {self.metric!r}")
         m = season_length(self.step_)
         h = int(self.horizon) if self.horizon else m
-        models = self._models()
+        models = self._models(h)
         min_len = int(frame.groupby("unique_id")["y"].size().min())
         windows = max(1, min(int(self.n_windows), (min_len - 2 * m) // h))
         if min_len - h < m + 1:
@@ -235,7 +242,9 @@ class AutoForecaster(Forecaster):
     def _predict(self, horizon: int, quantiles: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
         from capforecast.evaluation.conformal import conformal_offsets
 
-        levels = sorted(set(quantiles) | {0.5})
+        native = not self.calibrate or any(
+            np.isfinite(self.residuals_.get(u, np.array([]))).sum() < _MIN_RESIDUALS for u in self.ids_)
+        levels = sorted(set(quantiles) | {0.5}) if native else [0.5]
         cols = [frames.quantile_column(q) for q in levels]
         member_fc = {}
         for name, model in self.members_.items():
@@ -257,7 +266,7 @@ class AutoForecaster(Forecaster):
 
             yhat[i] = pick("yhat")
             res = self.residuals_.get(uid)
-            if self.calibrate and res is not None and np.isfinite(res).sum() >= 10:
+            if self.calibrate and res is not None and np.isfinite(res).sum() >= _MIN_RESIDUALS:
                 offsets = conformal_offsets(res, quantiles)
                 for q in quantiles:
                     qv[q][i] = yhat[i] + float(offsets[q])

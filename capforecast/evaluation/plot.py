@@ -1,0 +1,77 @@
+"""Plot a backtest: forecast vs actual for each cutoff, one panel per series (PNG, written atomically)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from capforecast._io import atomic_path
+from capforecast.errors import ConfigError
+
+__all__ = ["plot_backtest"]
+
+
+def plot_backtest(
+    forecasts: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    series: Sequence[str] | None = None,
+    max_series: int = 6,
+    history: pd.DataFrame | None = None,
+) -> Path:
+    """Draw the actuals and every model's forecast per cutoff, write a PNG to ``path`` and return it.
+
+    ``forecasts`` is ``cross_validation(...).forecasts``. ``series`` picks the panels (default: the first
+    ``max_series`` ids). With ``history`` (the series frame), the panel also shows the steps before the first
+    cutoff. Dashed vertical lines mark the cutoffs; the shaded band is the highest quantile of each model.
+
+    Examples
+    --------
+    >>> plot_backtest(bt.forecasts, "backtest.png")  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ids = list(series) if series else list(pd.unique(forecasts["unique_id"]))[:max_series]
+    unknown = [u for u in ids if u not in set(forecasts["unique_id"])]
+    if unknown or not ids:
+        raise ConfigError(f"cannot plot series {unknown or ids}: not in the backtest; pick ids it contains")
+    qcols = sorted((c for c in forecasts.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()),
+                   key=lambda c: float(c[1:]))
+    fig, axes = plt.subplots(len(ids), 1, figsize=(11, 2.6 * len(ids)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    models = list(pd.unique(forecasts["model"]))
+    for ax, uid in zip(axes[:, 0], ids, strict=True):
+        part = forecasts[forecasts["unique_id"] == uid]
+        actual = part.drop_duplicates("ds").sort_values("ds")
+        if history is not None:
+            first = part["cutoff"].min()
+            past = history[(history["unique_id"] == uid) & (history["ds"] <= first)].tail(len(actual))
+            ax.plot(past["ds"], past["y"], color="0.55", lw=1)
+        ax.plot(actual["ds"], actual["y"], color="black", lw=1.2, label="actual")
+        for i, model in enumerate(models):
+            color = colors[i % len(colors)]
+            for j, (cutoff, g) in enumerate(part[part["model"] == model].groupby("cutoff")):
+                ax.plot(g["ds"], g["yhat"], color=color, lw=1.1, label=model if j == 0 else None)
+                if qcols:
+                    ax.fill_between(g["ds"], g["yhat"], g[qcols[-1]], color=color, alpha=0.12, lw=0)
+                if i == 0:
+                    ax.axvline(cutoff, color="0.6", ls="--", lw=0.8)
+        ax.set_title(str(uid), fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+    axes[0, 0].legend(fontsize=8, ncol=min(len(models) + 1, 6), loc="upper left")
+    band = f" (band: yhat..{qcols[-1]})" if qcols else ""
+    fig.suptitle(f"backtest: forecast vs actual per cutoff{band}", fontsize=10)
+    fig.tight_layout()
+    target = Path(path)
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=90)
+    finally:
+        plt.close(fig)
+    return target
