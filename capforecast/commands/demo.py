@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--horizon {args.horizon} is shorter than one step ({model.step_}); give e.g. 24h")
     levels = sorted({0.5, 0.9, *(p.service_quantile for p in pools)})
     forecast = model.predict(horizon, quantiles=levels)
-    plan = plan_capacity(forecast, pools, now=frame["ds"].max())
+    plan = plan_capacity(forecast, pools)
 
     written = {
         "forecast": write_frame(forecast, out / "forecast.csv"),
