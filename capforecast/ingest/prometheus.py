@@ -9,6 +9,7 @@ Where Prometheus has no value there is no row: nothing is filled in.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,9 @@ __all__ = ["fetch", "fetch_cached"]
 
 logger = logging.getLogger(__name__)
 
-Source = Any  # str URL | Connection | PrometheusConnect | RangeClient
+Source = Any  # str URL | Connection | prometheus_api_client.PrometheusConnect | RangeClient
+TimeLike = str | int | float | pd.Timestamp | _dt.datetime  # RFC 3339 text or Unix seconds
+DurationLike = str | int | float | pd.Timedelta | _dt.timedelta  # "1m", "5m", "1h", seconds
 
 
 def _client(source: Source) -> RangeClient:
@@ -78,7 +81,8 @@ def _pull(client: RangeClient, query: str, first_ms: int, last_ms: int, step_ms:
 
 
 def _fetch(
-    source: Source, query: str, start: Any, end: Any, step: Any, *, id_labels: Sequence[str] | None,
+    source: Source, query: str, start: TimeLike, end: TimeLike, step: DurationLike, *,
+    id_labels: Sequence[str] | None,
     cache: str | Path | None, max_points: int, allow_empty: bool,
 ) -> tuple[pd.DataFrame, int]:
     if not isinstance(query, str) or not query.strip():
@@ -129,9 +133,9 @@ def _fetch(
 def fetch(
     source: Source,
     query: str,
-    start: Any,
-    end: Any,
-    step: Any,
+    start: TimeLike,
+    end: TimeLike,
+    step: DurationLike,
     *,
     id_labels: Sequence[str] | None = None,
     cache: str | Path | None = None,
@@ -184,8 +188,8 @@ def fetch_cached(
     series: SeriesConfig,
     pools: Sequence[tuple[str, str | None]],
     *,
-    start: Any,
-    end: Any,
+    start: TimeLike,
+    end: TimeLike,
     cache_dir: str | Path | None,
 ) -> tuple[pd.DataFrame, int]:
     """The nightly job's ingest: one frame with a series per pool, and how many rows were new.

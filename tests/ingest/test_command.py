@@ -51,3 +51,9 @@ def test_usage_errors_are_one_line_with_the_fix(tmp_path: Path) -> None:
     done = run("--list-presets")
     assert done.returncode == 0 and "kube_pod_container_resource_requests" in done.stdout
     assert not (ROOT / "x.csv").exists()
+
+
+def test_ingest_never_imports_tensorflow() -> None:
+    code = "import sys, capforecast.ingest.prometheus, capforecast.commands.ingest; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

@@ -111,3 +111,9 @@ def test_bad_ranges_and_steps_are_clear_errors(prom) -> None:
         fetch(prom.url, "gpu_used", START + 1, START + 59, "1m")
     with pytest.raises(IngestError, match="query is empty"):
         fetch(prom.url, " ", START, START + 60, "1m")
+
+
+def test_gzip_and_post_give_the_same_frame(prom) -> None:
+    plain = fetch(prom.url, "gpu_used", START, START + 86_400, "1m")
+    other = fetch(Connection(prom.url, compress=True, method="POST"), "gpu_used", START, START + 86_400, "1m")
+    pd.testing.assert_frame_equal(plain, other)
