@@ -11,6 +11,7 @@ message and log line.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -79,6 +80,7 @@ class RangeClient:
     def __init__(self, connection: Connection, session: requests.Session | None = None) -> None:
         self.connection = connection
         self._session = session
+        self._abort = threading.Event()  # set when one chunk failed for good: the others stop retrying
         self.requests_sent = 0
 
     @property
@@ -106,15 +108,15 @@ class RangeClient:
         conn = self.connection
         params = {"query": promql, "start": _num(start), "end": _num(end), "step": _num(step)}
         attempts = conn.retries + 1
-        said = ""
-        for attempt in range(1, attempts + 1):
+        said, attempt = "", 0
+        for attempt in range(1, attempts + 1):  # noqa: B007 - the last value goes into the message
             try:
                 return self._once(params)
             except _Refused as exc:
                 raise IngestError(conn.scrub(f"{exc}; {describe_range(promql, start, end, step)}")) from None
             except _Retryable as exc:
                 said = exc.said
-                if attempt == attempts:
+                if attempt == attempts or self._abort.is_set():
                     break
                 pause = min(conn.max_backoff, conn.backoff * 2 ** (attempt - 1))
                 if exc.wait is not None:
@@ -125,7 +127,7 @@ class RangeClient:
                 )
                 time.sleep(pause)
         raise IngestError(conn.scrub(
-            f"Prometheus at {conn.display_url} failed after {attempts} attempt(s): {said}; "
+            f"Prometheus at {conn.display_url} failed after {attempt} attempt(s): {said}; "
             f"{describe_range(promql, start, end, step)}; check that the server is up and reachable, "
             "or retry later with more --retries or a longer --timeout"
         ))
@@ -165,13 +167,14 @@ class RangeClient:
         if self.connection.workers == 1 or len(items) <= 1:
             return [fn(x) for x in items]
         _ = self.session  # build it once, before the threads share it
+        self._abort.clear()
         with ThreadPoolExecutor(max_workers=self.connection.workers, thread_name_prefix="capforecast-ingest") as ex:
             futures = [ex.submit(fn, x) for x in items]
             done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
             for fut in futures:
                 if fut in done and fut.exception() is not None:
-                    for other in futures:
-                        other.cancel()
+                    self._abort.set()
+                    ex.shutdown(wait=True, cancel_futures=True)
                     raise fut.exception()  # type: ignore[misc]
             return [f.result() for f in futures]
 

@@ -227,6 +227,6 @@ def fetch_cached(
             frames.append(frame.assign(unique_id=name))
             new_rows += n
     out = pd.concat(frames, ignore_index=True) if frames else empty_frame()
-    out = out.drop_duplicates(["unique_id", "ds"], keep="first")
+    out = out.drop_duplicates(["unique_id", "ds"], keep="last")  # a pool's own query wins
     out = out.sort_values(["unique_id", "ds"], ignore_index=True, kind="stable")
     return (validate(out, name="ingested pools") if not out.empty else out), new_rows

@@ -48,6 +48,14 @@ def test_server_errors_are_retried_then_reported_and_the_cache_is_untouched(
     assert len(list(cache.iterdir())) == 1
 
 
+def test_one_chunk_failing_for_good_cancels_the_queued_chunks(proxy) -> None:
+    proxy.mode = "503"
+    with pytest.raises(IngestError, match="HTTP 503"):
+        fetch(fast(proxy.url, workers=2), QUERY, START, END, "1m")  # 4 chunks, 2 in flight, 3 attempts each
+    # without stopping: 4 x 3 = 12 requests; queued chunks are cancelled, or stop after their first attempt
+    assert len(proxy.requests) <= 8
+
+
 def test_a_transient_429_with_retry_after_recovers(proxy) -> None:
     proxy.mode, proxy.fail_first, proxy.retry_after = "429", 2, "0"
     frame = fetch(fast(proxy.url, workers=1), QUERY, START, START + 86_400, "1h")
