@@ -49,7 +49,8 @@ class Series:
     """One time series to backfill: metric name, labels, Unix-seconds timestamps and values.
 
     Timestamps must be whole seconds and strictly increasing; NaN values are written as ``NaN`` samples
-    (leave a timestamp out to make a hole).
+    (leave a timestamp out to make a hole). ``kind`` is the OpenMetrics type line; for a counter named
+    ``x_total`` use ``"unknown"`` (OpenMetrics' ``counter`` wants the family name without ``_total``).
     """
 
     name: str

@@ -79,3 +79,13 @@ def test_connection_settings_are_checked_with_a_fix() -> None:
     shown = Connection("http://user:pw-in-url@p:9090/prom")
     assert shown.display_url == "http://p:9090/prom" and "pw-in-url" not in repr(shown)
     assert shown.scrub("failed at http://user:pw-in-url@p:9090") == "failed at http://***:***@p:9090"
+
+
+def test_a_prometheus_api_client_connection_keeps_its_headers_and_auth(proxy) -> None:
+    from prometheus_api_client import PrometheusConnect
+
+    pc = PrometheusConnect(url=proxy.url, headers={"X-Scope-OrgID": "team-b"}, auth=("reader", PASSWORD))
+    fetch(pc, QUERY, START, START + 3600, "1h")
+    sent = proxy.requests[-1][1]
+    assert sent["X-Scope-OrgID"] == "team-b"
+    assert sent["Authorization"] == "Basic " + base64.b64encode(f"reader:{PASSWORD}".encode()).decode()
