@@ -54,7 +54,7 @@ def calendar_features(ds: pd.DatetimeIndex | pd.Series) -> np.ndarray:
     """Cyclic hour-of-day and day-of-week encodings, shape ``(n, 4)``: sin/cos hour, sin/cos weekday."""
     idx = pd.DatetimeIndex(ds)
     hour = idx.hour.to_numpy() + idx.minute.to_numpy() / 60.0 + idx.second.to_numpy() / 3600.0
-    dow = idx.dayofweek.to_numpy() + hour / 24.0
+    dow = idx.day_of_week.to_numpy() + hour / 24.0
     h = 2.0 * np.pi * hour / 24.0
     d = 2.0 * np.pi * dow / 7.0
     return np.stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)], axis=1).astype(np.float32)

@@ -1,0 +1,56 @@
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from capforecast.errors import ModelError, NotFittedError
+from capforecast.models import get_model, load
+
+SMALL = {"horizon": 24, "max_iter": 15, "max_rows": 4000}
+
+
+def test_gbm_survives_hard_inputs_and_reports_fallbacks(caplog, hard, seasonal):
+    with caplog.at_level(logging.WARNING):
+        model = get_model("gbm", **SMALL).fit(hard())
+    fc = model.predict(24, quantiles=[0.5, 0.9, 0.99])
+    assert np.isfinite(fc[["yhat", "p50", "p90", "p99"]].to_numpy()).all()
+    assert set(model.fallbacks_) == {"const", "zero", "short"}
+    assert "constant" in model.fallbacks_["const"] and "two seasons" in model.fallbacks_["short"]
+    assert "short" in caplog.text
+    assert model.outages_ == {"big": 30}
+    const = fc[fc.unique_id == "const"]
+    assert (const["yhat"] == 8.0).all()
+    assert (fc["p99"] >= fc["p90"]).all() and (fc["p90"] >= fc["p50"]).all()
+
+
+def test_gbm_learns_the_daily_cycle_and_scale(hard, seasonal):
+    frame = seasonal()
+    fc = get_model("gbm", **SMALL).fit(frame).predict(24, quantiles=[0.5])
+    for uid, g in fc.groupby("unique_id"):
+        actual_level = frame[frame.unique_id == uid]["y"].tail(24).mean()
+        assert g["yhat"].mean() == pytest.approx(actual_level, rel=0.15)
+        assert g["yhat"].max() - g["yhat"].min() > 0.5 * (actual_level / 3)  # follows the cycle
+
+
+def test_gbm_save_load_predict_identical(tmp_path, hard, seasonal):
+    model = get_model("gbm", **SMALL).fit(hard(exog=True))
+    model.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    pd.testing.assert_frame_equal(model.predict(24, [0.5, 0.95]), again.predict(24, [0.5, 0.95]))
+
+
+def test_gbm_same_seed_same_forecast_and_clear_errors(hard, seasonal):
+    a = get_model("gbm", **SMALL).fit(seasonal()).predict(12)
+    b = get_model("gbm", **SMALL).fit(seasonal()).predict(12)
+    pd.testing.assert_frame_equal(a, b)
+    model = get_model("gbm", **SMALL)
+    with pytest.raises(NotFittedError):
+        model.predict(3)
+    model.fit(seasonal())
+    with pytest.raises(ModelError, match="horizon=48"):
+        model.predict(48)
+    with pytest.raises(ModelError, match="outside the levels"):
+        model.predict(12, quantiles=[0.999])
+    with pytest.raises(ModelError, match="max_iter"):
+        get_model("gbm", max_iter=0).fit(seasonal())
