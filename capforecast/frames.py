@@ -84,7 +84,11 @@ def _check_ids_and_times(df: pd.DataFrame, name: str) -> None:
             f"{name}: unique_id must be strings, got dtype {ids.dtype}; fix with "
             "df['unique_id'] = df['unique_id'].astype(str)"
         )
-    not_str = ~ids.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    uniques = pd.unique(ids.to_numpy(dtype=object))
+    if all(isinstance(v, str) for v in uniques):
+        not_str = np.zeros(len(ids), dtype=bool)
+    else:
+        not_str = ~ids.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     if not_str.any():
         raise FrameError(
             f"{name}: unique_id has {int(not_str.sum())} non-string or missing value(s): {_rows(df, not_str)}; "
