@@ -36,6 +36,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "naive": ("naive", {}),
     "holt_winters": ("holt_winters", {}),
     "gbm": ("gbm", {}),
+    "gbm_fast": ("gbm", {"max_iter": 100, "learning_rate": 0.1, "max_rows": 50_000}),
     "lstm": ("lstm", {}),
 }
 DEFAULT_CANDIDATES = (
@@ -187,8 +188,9 @@ class AutoForecaster(Forecaster):
             rows = np.arange(len(wide))
             wide["ensemble_top2"] = 0.5 * (values[rows, idx[:, 0]] + values[rows, idx[:, 1]])
             scores = pd.concat([scores, self._scores(wide, frame, m, ["ensemble_top2"])], ignore_index=True)
-        floor = scores[scores["model"] == FLOOR].set_index("unique_id")[["mase", "smape"]]
-        scores = scores.join(floor, on="unique_id", rsuffix="_floor")
+        floor = scores.loc[scores["model"] == FLOOR, ["unique_id", "mase", "smape"]]
+        scores = scores.merge(floor.rename(columns={"mase": "mase_floor", "smape": "smape_floor"}),
+                              on="unique_id", how="left")
         rel = {"mase": scores["mase"] / scores["mase_floor"], "smape": scores["smape"] / scores["smape_floor"]}
         scores["score"] = 0.5 * (rel["mase"] + rel["smape"]) if self.metric == "owa" else rel[self.metric]
         scores["passes_floor"] = (scores["mase"] <= scores["mase_floor"]) | (scores["model"] == FLOOR)
