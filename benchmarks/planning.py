@@ -77,6 +77,15 @@ def verdict(scores: pd.DataFrame) -> str:
             f"cheapest baseline that met each cell ({', '.join(f'{b:.2f}' for b in best)})")
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """A GitHub markdown table of ``table`` (index as the first column)."""
+    head = ["method", *map(str, table.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in zip(table.index, table.to_numpy(), strict=True):
+        lines.append("| " + " | ".join([str(name), *map(str, row)]) + " |")
+    return "\n".join(lines)
+
+
 def _cols() -> list[str]:
     return [f"{m}, {100 * t:g} %" for m, t in CELLS]
 
@@ -93,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     frame = load_helios(args.data)
     vcs = sorted(u for u in frame["unique_id"].unique() if u != "earth")
-    show = (lambda t: t.to_markdown()) if args.markdown else (lambda t: t.to_string())
+    show = markdown if args.markdown else (lambda t: t.to_string())
     t0 = time.perf_counter()
     summed = run_cells(frame, ["earth"])
     print(f"Helios Earth, 16 VCs summed: cost_ratio / busy on the test week ({time.perf_counter() - t0:.1f}s)")
@@ -103,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     per_pool = run_cells(frame, vcs)
     print(f"\nEach VC its own pool: pools meeting the target, aggregate cost_ratio ({time.perf_counter() - t0:.1f}s)")
     print(show(per_pool_table(per_pool)))
+    ours = per_pool[(per_pool["method"] == "capforecast") & ~per_pool["met"]]
+    for (mode, target), g in ours.groupby(["mode", "target"], sort=False):
+        print(f"capforecast missed {mode}, {100 * target:g} %: " + ", ".join(
+            f"{r.unique_id} ({100 * r.busy:.1f} %)" for r in g.itertuples()))
     print(f"\nwall time {time.perf_counter() - started:.1f}s")
     return 0
 
