@@ -127,14 +127,14 @@ def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str) -> None:
 
 
 def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
-    key = df["unique_id"].to_numpy(dtype=object)
+    codes, uniques = pd.factorize(df["unique_id"], sort=False)
     ns = _ns(df["ds"])
-    same = key[1:] == key[:-1]
-    if not pd.Index(key).is_monotonic_increasing:
+    if (np.diff(codes) < 0).any() or not pd.Index(uniques).is_monotonic_increasing:
         raise FrameError(
             f"{name}: rows are not grouped and sorted by unique_id; fix with "
             "df = df.sort_values(['unique_id', 'ds'], ignore_index=True)"
         )
+    same = codes[1:] == codes[:-1]
     diffs = ns[1:] - ns[:-1]
     back = np.zeros(len(df), dtype=bool)
     back[1:] = same & (diffs < 0)
@@ -154,7 +154,8 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
     if not same.any():
         return
     inner = diffs[same]
-    step_ns = pd.Series(inner).groupby(key[1:][same]).transform(_mode).to_numpy()
+    inner_codes = codes[1:][same]
+    step_ns = _modes(inner_codes, inner).reindex(inner_codes).to_numpy()
     off = inner % step_ns != 0
     if off.any():
         mask = np.zeros(len(df), dtype=bool)
@@ -166,10 +167,11 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
         )
 
 
-def _mode(values: pd.Series) -> int:
-    """The most common step of a series (the smallest one on ties): its regular step despite gaps."""
-    counts = values.value_counts()
-    return int(counts.index[counts.to_numpy() == counts.iloc[0]].min())
+def _modes(codes: np.ndarray, steps: np.ndarray) -> pd.Series:
+    """The most common step of each series (the smallest on ties): its regular step despite gaps."""
+    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([codes, steps])).groupby(level=[0, 1]).size()
+    best = counts.groupby(level=0).idxmax()
+    return pd.Series([step for _, step in best], index=best.index)
 
 
 def _ns(ds: pd.Series) -> np.ndarray:
@@ -196,10 +198,11 @@ def validate(df: pd.DataFrame, *, name: str = "series frame") -> pd.DataFrame:
 
 def _series_steps(df: pd.DataFrame) -> pd.Series:
     """The regular (most common) step of each series; series with one row are left out."""
-    diffs = pd.Series(np.diff(_ns(df["ds"])))
-    same = df["unique_id"].to_numpy(dtype=object)
-    keep = same[1:] == same[:-1]
-    steps = diffs[keep].groupby(same[1:][keep], sort=False).agg(_mode)
+    codes, uniques = pd.factorize(df["unique_id"], sort=False)
+    diffs = np.diff(_ns(df["ds"]))
+    keep = codes[1:] == codes[:-1]
+    steps = _modes(codes[1:][keep], diffs[keep])
+    steps.index = uniques[steps.index]
     return pd.to_timedelta(steps, unit="ns")
 
 
