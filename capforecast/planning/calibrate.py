@@ -12,33 +12,13 @@ next week behaves like the calibration window; :mod:`capforecast.planning.simula
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from capforecast.errors import PlanningError
 
-__all__ = ["Calibration", "calibrate_headroom", "conformal_quantile"]
-
-
-def conformal_quantile(scores: np.ndarray, target_busy: float) -> float:
-    """The split-conformal bound on ``scores`` at miss rate ``target_busy`` (``inf`` if ``n`` is too small).
-
-    Examples
-    --------
-    >>> conformal_quantile(np.arange(1, 20, dtype=float), 0.1)   # ceil(20 * 0.9) = 18th smallest
-    18.0
-    >>> conformal_quantile(np.arange(1, 20, dtype=float), 0.01)
-    inf
-    """
-    if not 0 < target_busy < 1:
-        raise PlanningError(
-            f"target_busy must be a share between 0 and 1 (e.g. 0.05 for 5 %), got {target_busy!r}"
-        )
-    s = np.sort(np.asarray(scores, dtype=float)[~np.isnan(np.asarray(scores, dtype=float))])
-    rank = math.ceil((s.size + 1) * (1 - target_busy))
-    return float(s[rank - 1]) if 1 <= rank <= s.size else math.inf
+__all__ = ["Calibration", "calibrate_headroom"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +59,11 @@ def calibrate_headroom(
     """Calibrate the headroom that keeps ``demand > capacity`` at most ``target_busy`` of the time.
 
     ``forecast`` and ``demand`` are aligned backtest values (made before the demand was seen). Steps with
-    missing demand are skipped. When the calibration window is too short for the target (fewer than
-    ``1 / target_busy - 1`` steps) the bound is infinite and the largest score seen is used instead; when a
-    forecast of zero met positive demand at that rank, no multiplier helps and ``max_headroom`` is used
-    (multiplicative headroom is capped at ``max_headroom``; additive is in GPUs and not capped).
+    missing demand are skipped. The bound is
+    :func:`~capforecast.evaluation.conformal.conformal_offsets` at level ``1 - target_busy``: when the window
+    is too short for the target (fewer than ``1 / target_busy - 1`` steps) that is the largest score seen.
+    A forecast of zero that met positive demand scores ``max_headroom`` (no multiplier helps); multiplicative
+    headroom is capped at ``max_headroom``, additive headroom is in GPUs and not capped.
 
     Examples
     --------
@@ -91,6 +72,12 @@ def calibrate_headroom(
     >>> round(calibrate_headroom(f, d, 0.05).headroom, 3)
     0.174
     """
+    from capforecast.evaluation.conformal import conformal_offsets
+
+    if isinstance(target_busy, bool) or not isinstance(target_busy, (int, float)) or not 0 < target_busy < 1:
+        raise PlanningError(
+            f"target_busy must be a share between 0 and 1 (e.g. 0.05 for 5 %), got {target_busy!r}"
+        )
     f = np.asarray(forecast, dtype=float)
     d = np.asarray(demand, dtype=float)
     if f.shape != d.shape:
@@ -104,14 +91,10 @@ def calibrate_headroom(
     f, d = np.maximum(f[seen], 0.0), np.maximum(d[seen], 0.0)
     if additive:
         scores = d - f
-    else:
+    else:  # a zero forecast that met demand needs more than any multiplier: count it as the cap
         with np.errstate(divide="ignore", invalid="ignore"):
-            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, np.inf, -1.0))
-    bound = conformal_quantile(scores, target_busy)
-    if not math.isfinite(bound):  # too few steps for the target, or a zero forecast met demand
-        finite = scores[np.isfinite(scores)]
-        largest = float(finite.max()) if finite.size else 0.0
-        bound = max_headroom if not additive and np.isinf(scores).any() else largest
+            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, max_headroom, -1.0))
+    bound = float(conformal_offsets(scores, [1.0 - target_busy])[1.0 - target_busy])
     headroom = max(bound, 0.0) if additive else min(max(bound, 0.0), max_headroom)
     return Calibration(headroom=float(headroom), additive=additive, target_busy=target_busy,
                        n_scores=int(seen.sum()))

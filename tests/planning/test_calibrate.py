@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from capforecast.errors import PlanningError
-from capforecast.planning.calibrate import calibrate_headroom, conformal_quantile
+from capforecast.planning.calibrate import calibrate_headroom
 
 
-def test_conformal_rank_is_the_finite_sample_one():
-    scores = np.arange(1.0, 100.0)  # 99 scores
-    assert conformal_quantile(scores, 0.05) == 95.0  # ceil(100 * 0.95) = 95th smallest
-    assert conformal_quantile(scores, 0.01) == 99.0
-    assert math.isinf(conformal_quantile(scores[:50], 0.01))  # 50 scores cannot bound a 1 % miss rate
-    assert conformal_quantile(np.r_[scores, np.nan], 0.05) == 95.0  # missing scores are skipped
+def test_headroom_is_the_finite_sample_conformal_rank():
+    f = np.full(99, 100.0)
+    d = 100.0 + np.arange(1.0, 100.0)  # scores d / f - 1 = 0.01 .. 0.99
+    assert calibrate_headroom(f, d, 0.05).headroom == pytest.approx(0.95)  # ceil(100 * 0.95) = 95th smallest
+    assert calibrate_headroom(f, d, 0.01).headroom == pytest.approx(0.99)
+    # 50 steps cannot bound a 1 % miss rate: the largest score seen is the best available
+    assert calibrate_headroom(f[:50], d[:50], 0.01).headroom == pytest.approx(0.50)
 
 
 @pytest.mark.parametrize("target", [0.05, 0.01])
