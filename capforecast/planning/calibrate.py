@@ -12,13 +12,16 @@ next week behaves like the calibration window; :mod:`capforecast.planning.simula
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from capforecast.errors import PlanningError
 
-__all__ = ["Calibration", "calibrate_headroom"]
+__all__ = ["Calibration", "calibrate_forecast", "calibrate_headroom"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,74 @@ def calibrate_headroom(
     headroom = max(bound, 0.0) if additive else min(max(bound, 0.0), max_headroom)
     return Calibration(headroom=float(headroom), additive=additive, target_busy=target_busy,
                        n_scores=int(seen.sum()))
+
+
+def calibrate_forecast(
+    forecast: pd.DataFrame,
+    backtest: pd.DataFrame,
+    pools: Sequence[Any],
+    *,
+    base: str = "yhat",
+    max_headroom: float = 3.0,
+) -> tuple[pd.DataFrame, dict[str, Calibration]]:
+    """Write each pool's service-quantile column as its calibrated demand, ready for ``plan_capacity``.
+
+    For every pool (``name`` = ``unique_id``; target ``1 - service_quantile``), the headroom is calibrated on
+    the pool's rows of ``backtest`` (out-of-sample forecasts with the actual ``y``, e.g.
+    ``cross_validation(...).forecasts``; column ``base`` against ``y``). The pool's rows of ``forecast`` then
+    get ``p<service> = base * (1 + headroom)``; other quantile columns are moved just enough to stay sorted.
+    Pools without forecast rows are left out; a pool without backtest rows is an error.
+
+    Examples
+    --------
+    >>> from capforecast.planning import PoolSpec
+    >>> ds = pd.date_range("2026-05-01", periods=200, freq="h", tz="UTC")
+    >>> bt = pd.DataFrame({"unique_id": "a", "ds": ds, "yhat": 100.0, "y": np.linspace(80, 119, 200)})
+    >>> fc = pd.DataFrame({"unique_id": "a", "ds": ds[:2] + pd.Timedelta("200h"), "model": "m", "yhat": 50.0})
+    >>> pool = PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=99, lead_time="5m", target_busy=0.05)
+    >>> out, cal = calibrate_forecast(fc, bt, [pool])
+    >>> out["p95"].round(1).tolist(), round(cal["a"].headroom, 3)
+    ([58.6, 58.6], 0.172)
+    """
+    from capforecast import frames
+
+    needs = (("forecast", forecast, ("unique_id", "ds", base)), ("backtest", backtest, ("unique_id", base, "y")))
+    for name, df, cols in needs:
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise PlanningError(
+                f"{name} frame lacks column(s) {missing}; calibrate from a backtest with '{base}' and the actual 'y' "
+                "(e.g. cross_validation(...).forecasts), or pass base=<one of its columns>"
+            )
+    out = forecast.copy()
+    ids = out["unique_id"].astype(str)
+    cals: dict[str, Calibration] = {}
+    for pool in pools:
+        rows = ids == pool.name
+        if not rows.any():
+            continue
+        past = backtest[backtest["unique_id"].astype(str) == pool.name]
+        if past.empty:
+            raise PlanningError(
+                f"pool {pool.name!r} has no backtest rows to calibrate on; backtest its series first "
+                "(capforecast backtest) or drop the pool"
+            )
+        target = 1.0 - pool.service_quantile
+        cal = calibrate_headroom(past[base].to_numpy(float), past["y"].to_numpy(float), target,
+                                 max_headroom=max_headroom)
+        cals[pool.name] = cal
+        col = frames.quantile_column(pool.service_quantile)
+        value = cal.apply(out.loc[rows, base].to_numpy(float))
+        out.loc[rows, col] = value
+        for q, other in frames.quantile_columns(out).items():
+            if other != col:  # keep the row's quantiles sorted around the calibrated one
+                op = np.maximum if q > pool.service_quantile else np.minimum
+                out.loc[rows, other] = op(out.loc[rows, other].to_numpy(float), value)
+    qcols = frames.quantile_columns(out)
+    if out[list(qcols.values())].isna().any().any():
+        raise PlanningError(
+            "pools with different service quantiles share this forecast, so some rows lack another pool's column; "
+            "calibrate each group of pools with one service quantile separately"
+        )
+    ordered = ["unique_id", "ds", *[c for c in out.columns if c not in ("unique_id", "ds") and c not in qcols.values()]]
+    return out[ordered + list(qcols.values())], cals

@@ -59,3 +59,47 @@ def test_calibration_skips_missing_demand_and_checks_inputs():
         calibrate_headroom(f[:10], d, 0.05)
     with pytest.raises(PlanningError, match="no calibration step"):
         calibrate_headroom(f, np.full(200, np.nan), 0.05)
+
+
+def test_calibrated_forecast_from_a_real_backtest_keeps_its_promise_on_the_next_days():
+    import pandas as pd
+
+    from capforecast.evaluation import cross_validation
+    from capforecast.frames import validate_forecast
+    from capforecast.models import get_model
+    from capforecast.planning import PoolSpec, plan_capacity
+    from capforecast.planning.calibrate import calibrate_forecast
+
+    rng = np.random.default_rng(11)
+    ds = pd.date_range("2026-03-02", periods=24 * 35, freq="h", tz="UTC")
+    y = 200 + 80 * np.sin(2 * np.pi * np.arange(len(ds)) / 24) + rng.normal(0, 15, len(ds))
+    frame = pd.DataFrame({"unique_id": "a100", "ds": ds, "y": y})
+    history, future = frame.iloc[: 24 * 28], frame.iloc[24 * 28:]
+    model = get_model("seasonal_quantile", season="daily", n_seasons=7)
+    bt = cross_validation(history, {"sq": model}, h=24, n_windows=14, quantiles=[0.5, 0.9], progress=False)
+    fc = model.fit(history).predict(24 * 7, quantiles=[0.5, 0.9, 0.99])
+    pool = PoolSpec(name="a100", gpus_per_node=8, min_nodes=0, max_nodes=100, lead_time="0s",
+                    scale_in_cooldown="0s", target_busy=0.05)
+    out, cals = calibrate_forecast(fc, bt.forecasts, [pool], base="p50")
+    validate_forecast(out)  # quantiles still never cross
+    assert (out["p99"] >= out["p95"]).all() and (out["p95"] >= out["p90"]).all()
+    assert cals["a100"].n_scores == 14 * 24
+    plan = plan_capacity(out, [pool])
+    busy = np.mean(future["y"].to_numpy() > plan["gpus"].to_numpy())
+    assert busy <= 0.05 + 0.03  # one week of fresh demand: close to the promise
+    assert busy >= 0.005  # and not bought with a huge margin
+
+
+def test_calibrate_forecast_names_what_is_missing():
+    import pandas as pd
+
+    from capforecast.planning import PoolSpec
+    from capforecast.planning.calibrate import calibrate_forecast
+
+    ds = pd.date_range("2026-05-01", periods=3, freq="h", tz="UTC")
+    fc = pd.DataFrame({"unique_id": "a", "ds": ds, "model": "m", "yhat": 1.0})
+    pool = PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=9, lead_time="5m")
+    with pytest.raises(PlanningError, match="actual 'y'"):
+        calibrate_forecast(fc, fc, [pool])
+    with pytest.raises(PlanningError, match="no backtest rows"):
+        calibrate_forecast(fc, fc.assign(y=1.0, unique_id="b"), [pool])
