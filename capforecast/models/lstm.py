@@ -84,7 +84,7 @@ class LSTMForecaster(FallbackMixin, Forecaster):
         learning_rate: float = 1e-3,
         patience: int = 8,
         validation_steps: int | None = None,
-        max_windows: int = 50_000,
+        max_windows: int = 20_000,
         seed: int = 0,
         verbose: int = 1,
     ) -> None:
