@@ -297,6 +297,7 @@ def _plan_window(
     bases: Mapping[str, np.ndarray],
     layout: Mapping[str, tuple],
     pools: Sequence[Any],
+    budget: Any = None,
 ) -> dict[str, np.ndarray]:
     """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast."""
     from capforecast.frames import quantile_column
@@ -317,7 +318,7 @@ def _plan_window(
     for time, level in sorted(rows):
         fc = pd.concat(rows[(time, level)], ignore_index=True)
         names = set(fc["unique_id"])
-        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time)
+        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget)
         for uid, sub in plan.groupby("unique_id", sort=False):
             out[str(uid)].append(sub["nodes"].to_numpy(float))
     return {uid: np.concatenate(parts) for uid, parts in out.items()}
@@ -362,6 +363,7 @@ def simulate(
     method = method or ForecastMethod()
     frame = regularize(validate(frame))[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
+    budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
     pools = [p for p in pools if p.name in have]
     if not pools:
         raise PlanningError(
@@ -387,7 +389,7 @@ def simulate(
         bases[pool.name], used = method.calibrated(est, y, ds, val_start, test_dec[pool.name],
                                                    1.0 - pool.service_quantile, _bounds(pool))
         knobs[pool.name] = float(np.mean(used))
-    planned = _plan_window(test_dec, bases, layout, pools)
+    planned = _plan_window(test_dec, bases, layout, pools, budget)
     plans, scores = [], []
     for pool in pools:
         ds, y, yf, val_start, test_start, stop = layout[pool.name]

@@ -159,3 +159,15 @@ def test_cli_errors_are_one_line_with_a_fix(tmp_path, capsys):
     assert main([*args, "--baselines", "static,magic"]) == 1
     assert "magic" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_a_shared_gpu_budget_cuts_the_lower_tier_in_capforecasts_plan():
+    from capforecast.planning.pools import Budget, PoolSet
+
+    frame = pd.concat([demand_frame(uid="infer", seed=2), demand_frame(uid="train", seed=1)], ignore_index=True)
+    pools = PoolSet([pool("train", priority=0), pool("infer", priority=10)], budget=Budget(gpus=160))
+    plans, scores = simulate(frame, pools, "nightly", test_days=2, val_days=7)
+    ours = plans[plans["method"] == "capforecast"].pivot(index="ds", columns="unique_id", values="nodes")
+    assert ((ours["train"] + ours["infer"]) * 8 <= 160).all()
+    s = scores[scores["method"] == "capforecast"].set_index("unique_id")
+    assert s.loc["infer", "busy"] <= s.loc["train", "busy"]  # the higher tier keeps its reservations
