@@ -64,14 +64,17 @@ def score(train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame) -> dict[str
 def helios(models: list[str], data: str | None) -> list[dict[str, Any]]:
     from capforecast.datasets import load_helios
 
-    frame = load_helios(data, total=False)
-    test = frame[frame.groupby("unique_id").cumcount(ascending=False) < H].reset_index(drop=True)
-    train = frame[frame.groupby("unique_id").cumcount(ascending=False) >= H].reset_index(drop=True)
+    full = load_helios(data, total=False, exog=True)
+    held_out = full.groupby("unique_id").cumcount(ascending=False) < H
+    test = full.loc[held_out, ["unique_id", "ds", "y"]].reset_index(drop=True)
+    train_exog = full[~held_out][["unique_id", "ds", "y", "pending_gpus"]].reset_index(drop=True)
+    train = train_exog[["unique_id", "ds", "y"]]
     rows = []
     for name in models:
-        alias, _, raw = name.partition(":")
+        spec, plus, _ = name.partition("+exog")
+        alias, _, raw = spec.partition(":")
         params = json.loads(raw) if raw else {}
-        res = measured(_fit_predict, alias, params, train, H)
+        res = measured(_fit_predict, alias, params, train_exog if plus else train, H)
         row: dict[str, Any] = {"model": name, "seconds": res.seconds, "peak MiB": res.peak_mb}
         if res.error:
             row["note"] = res.error
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="helios,sample,m4", help="helios, sample, m4 (comma-separated)")
     parser.add_argument("--models", default=DEFAULT_MODELS,
-                        help="aliases for the Helios table; alias:{json params} for a variant")
+                        help="aliases for the Helios table; alias:{json params} for a variant; a '+exog' "
+                        "suffix adds pending GPUs as an exogenous input")
     parser.add_argument("--data", default=None, help="shared data folder (default: ../shared/data)")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")

@@ -16,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="forecast a series file: fit --model on it, or use a trained model from --registry",
         description="Write the forecast frame (unique_id, ds, model, yhat, p50, p90, ...) of the next --horizon "
         "steps after each series. Without --registry the model is fitted on --input; with --registry the saved "
-        "version (--version, default latest) forecasts from the end of its training data, and --input (if "
-        "given) must hold the same series. Example: capforecast forecast --input demand.csv --model "
+        "version (--version, default latest) is used without retraining: lstm and gbm forecast from the end of "
+        "--input (which must hold the trained series), other models from the end of their training data. "
+        "Example: capforecast forecast --input demand.csv --model "
         "seasonal_naive --horizon 48 --quantiles 0.5,0.9 --out forecast.csv",
     )
     parser.add_argument("--input", default=None, help="series file (.csv or .parquet): unique_id, ds, y")
@@ -64,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--model {args.model}: the registry holds a {model.alias!r} model under that name; "
                               f"pass --model {model.alias} or another --name")
         if args.input:
-            _check_against(model, read_series(args.input))
+            frame = read_series(args.input)
+            if hasattr(model, "update"):  # global models forecast from the newer history without retraining
+                model.update(frame)
+            else:
+                _check_against(model, frame)
     else:
         if not args.input:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")

@@ -62,6 +62,37 @@ class FallbackMixin:
             + (f" (and {len(self.fallbacks_) - 5} more)" if len(self.fallbacks_) > 5 else ""),
         )
 
+    def _update_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Validate the newer history given to ``update`` against what the model was trained on."""
+        from capforecast import frames
+
+        self._check_fitted()  # type: ignore[attr-defined]
+        frame = frames.regularize(frames.validate(df))
+        have = set(frame["unique_id"])
+        unknown, absent = sorted(have - set(self.ids_)), sorted(set(self.ids_) - have)
+        if unknown:
+            raise ModelError(
+                f"{self.alias}: series {unknown[:5]} were not in the training data; retrain with them "
+                "(fit, or capforecast train) or drop them from the frame"
+            )
+        if absent:
+            raise ModelError(
+                f"{self.alias}: the new frame lacks series {absent[:5]} that the model forecasts; give the recent "
+                "history of every trained series, or retrain on the series you have"
+            )
+        exog = [c for c in frame.columns if c not in frames.SERIES_COLUMNS]
+        step = frames.infer_step(frame)
+        if step != self.step_ or exog != list(self.exog_cols_):  # type: ignore[attr-defined]
+            raise ModelError(
+                f"{self.alias}: the new frame has step {step} and exogenous columns {exog}, the model was "
+                f"trained with {self.step_} and {self.exog_cols_}; give the same, or retrain"  # type: ignore[attr-defined]
+            )
+        self.last_ds_ = frame.groupby("unique_id", sort=True)["ds"].max()  # type: ignore[attr-defined]
+        if self.fallbacks_:
+            self.fallbacks_ = {u: r.split("; forecast by")[0] for u, r in self.fallbacks_.items()}
+            self._fit_fallback(frame)
+        return frame
+
     def _merge_fallback(
         self, yhat: np.ndarray, qv: dict[float, np.ndarray], horizon: int, quantiles: list[float]
     ) -> tuple[np.ndarray, dict[float, np.ndarray]]:

@@ -162,6 +162,20 @@ class GBMForecaster(FallbackMixin, Forecaster):
         self.n_rows_ = len(Y)
         self._fit_fallback(frame)
 
+    def update(self, df: pd.DataFrame) -> GBMForecaster:
+        """Forecast from newer history without retraining; return ``self``.
+
+        ``df`` must hold every trained series (same step and exogenous columns); the regressors and the
+        per-series scales stay as trained, fallback baselines are refitted.
+        """
+        frame = self._update_frame(df)
+        m, keep = self.season_length_, self._context_length()
+        for uid, a in feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_]).items():
+            if uid in self.context_:
+                yin, _, exog = self._prepare(a, uid, m)
+                self.context_[uid] = (yin[-keep:].copy(), exog[-keep:].copy())
+        return self
+
     def _context_length(self) -> int:
         m = feat.season_length(self.step_)
         w = feat.weekly_lag(m)

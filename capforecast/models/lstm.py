@@ -131,6 +131,27 @@ class LSTMForecaster(FallbackMixin, Forecaster):
         ds = pd.date_range(end=last_ds, periods=length, freq=self.step_)
         return np.column_stack([raw[:, :2], feat.calendar_features(ds), raw[:, 2:]]).astype(np.float32)
 
+    def _context(self, raw: np.ndarray, m: int) -> np.ndarray:
+        """The last ``input_steps`` input rows the forecast starts from (front-padded, flagged unobserved)."""
+        L = int(self.input_steps)
+        ctx = left_pad(raw, L, m)[-L:].copy()
+        if len(raw) < L:
+            ctx[: L - len(raw), 1] = 0.0
+        return ctx
+
+    def update(self, df: pd.DataFrame) -> LSTMForecaster:
+        """Forecast from newer history without retraining; return ``self``.
+
+        ``df`` must hold every trained series (same step and exogenous columns); each series' recent window is
+        replaced, the network and the per-series scales stay as trained, fallback baselines are refitted.
+        """
+        frame = self._update_frame(df)
+        m = feat.season_length(self.step_)
+        for uid, a in feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_]).items():
+            if uid in self.context_:
+                self.context_[uid] = self._context(self._series_inputs(a, uid, m)[0], m)
+        return self
+
     def _fit(self, frame: pd.DataFrame) -> None:
         self._check_params()
         m = feat.season_length(self.step_)
@@ -151,9 +172,7 @@ class LSTMForecaster(FallbackMixin, Forecaster):
             net_ids.append(uid)
             raw, target = self._series_inputs(a, uid, m)
             T = len(raw)
-            self.context_[uid] = left_pad(raw, L, m)[-L:].copy()
-            if T < L:
-                self.context_[uid][: L - T, 1] = 0.0  # padded steps are unobserved
+            self.context_[uid] = self._context(raw, m)
             if T < L + H + V:
                 continue
             x = self._past_matrix(raw, self.last_ds_[uid], T)

@@ -54,3 +54,15 @@ def test_gbm_same_seed_same_forecast_and_clear_errors(hard, seasonal):
         model.predict(12, quantiles=[0.999])
     with pytest.raises(ModelError, match="max_iter"):
         get_model("gbm", max_iter=0).fit(seasonal())
+
+
+def test_gbm_update_forecasts_from_newer_history_without_retraining(hard, seasonal):
+    frame = seasonal()
+    older = frame[frame["ds"] < frame["ds"].max() - pd.Timedelta("23h")]
+    model = get_model("gbm", **SMALL).fit(older)
+    fresh = get_model("gbm", **SMALL).fit(older).update(frame).predict(12)
+    assert fresh["ds"].min() == frame["ds"].max() + pd.Timedelta("1h")
+    assert not np.allclose(fresh["yhat"], model.predict(12)["yhat"])
+    pd.testing.assert_frame_equal(model.update(older).predict(12), get_model("gbm", **SMALL).fit(older).predict(12))
+    with pytest.raises(ModelError, match="were not in the training data"):
+        model.update(frame.assign(unique_id=frame["unique_id"] + "x"))

@@ -84,3 +84,15 @@ def test_lstm_progress_bar_is_silenced_by_verbose_0(seasonal, capsys, caplog):
     with caplog.at_level(logging.INFO):
         get_model("lstm", **{**TINY, "epochs": 1}).fit(seasonal(days=5))
     assert "Epoch" not in capsys.readouterr().out
+
+
+def test_lstm_update_moves_the_forecast_origin(fitted, hard):
+    model, frame = fitted
+    before = model.predict(12)
+    newer = hard(days=15, exog=True)
+    model.update(newer)
+    after = model.predict(12)
+    assert after["ds"].min() == newer["ds"].max() + pd.Timedelta("1h")
+    assert np.isfinite(after["yhat"]).all() and not np.allclose(before["yhat"], after["yhat"])
+    model.update(frame)
+    pd.testing.assert_frame_equal(model.predict(12), before)
