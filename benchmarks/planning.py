@@ -98,9 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="shared data folder (default: ../shared/data)")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--end", default=None,
+                        help="drop data from this UTC time on, e.g. 2020-05-25 to test the week before (default: none)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     frame = load_helios(args.data)
+    if args.end:
+        frame = frame[frame["ds"] < pd.Timestamp(args.end, tz="UTC")].reset_index(drop=True)
     vcs = sorted(u for u in frame["unique_id"].unique() if u != "earth")
     show = markdown if args.markdown else (lambda t: t.to_string())
     t0 = time.perf_counter()
