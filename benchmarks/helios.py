@@ -1,0 +1,116 @@
+"""Benchmark: rolling backtest on Helios Earth GPU demand (7 daily origins, 24-hour horizon).
+
+Hourly GPU demand (running + pending GPUs) of the 16 virtual clusters and of their sum (``earth``). Every
+model is backtested at the last 7 midnights of May 2020 (each origin uses only the hours before it) and scored
+per series with MASE (m = 24) and sMAPE. The bar for ``auto``: never worse than seasonal naive, per VC and
+summed. P90 coverage is shown as the model gives it and after a rolling conformal calibration (window k is
+calibrated on the residuals of windows 1..k-1 only, so windows 2..7 are scored for both columns).
+
+    .venv/bin/python benchmarks/helios.py [--data ../shared/data] [--models seasonal_naive,gbm_fast,auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, measured  # noqa: E402
+
+from capforecast.datasets import load_helios  # noqa: E402
+from capforecast.evaluation import conformal_offsets, cross_validation  # noqa: E402
+from capforecast.models.auto import CANDIDATES, AutoForecaster  # noqa: E402
+
+H, WINDOWS = 24, 7
+DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,holt_winters,gbm_fast,auto"
+DEFAULT_AUTO = "seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,seasonal_median_weekly,gbm_fast"
+
+
+def build(name: str, auto_candidates: list[str]) -> Any:
+    from capforecast.models import get_model
+
+    if name == "auto":
+        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, n_windows=3)
+    alias, params = CANDIDATES.get(name, (name, {}))
+    model = get_model(alias, **params)
+    if "horizon" in model.get_params():
+        model.set_params(horizon=H)
+    if "quantiles" in model.get_params():
+        model.set_params(quantiles=(0.5, 0.9))
+    return model
+
+
+def backtest(name: str, frame: pd.DataFrame, auto_candidates: list[str]) -> Any:
+    return cross_validation(frame, {name: build(name, auto_candidates)}, h=H, n_windows=WINDOWS,
+                            quantiles=[0.5, 0.9], progress=False)
+
+
+def rolling_conformal_coverage(fc: pd.DataFrame) -> tuple[float, float]:
+    """P90 coverage over windows 2..k: native, and calibrated on the residuals of earlier windows only."""
+    native, calibrated = [], []
+    for _, g in fc.groupby("unique_id"):
+        cutoffs = sorted(g["cutoff"].unique())
+        for k, cutoff in enumerate(cutoffs[1:], start=1):
+            past = g[g["cutoff"].isin(cutoffs[:k])]
+            now = g[(g["cutoff"] == cutoff) & g["y"].notna()]
+            offset = conformal_offsets((past["y"] - past["yhat"]).to_numpy(), [0.9])[0.9]
+            native.extend(now["y"] <= now["p90"])
+            calibrated.extend(now["y"] <= now["yhat"] + offset)
+    return float(np.mean(native)), float(np.mean(calibrated))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=None, help="shared data folder holding helios-earth/")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default: {DEFAULT_MODELS})")
+    parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"default: {DEFAULT_AUTO}")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
+    args = parser.parse_args(argv)
+
+    frame = load_helios(args.data)
+    ids = sorted(frame["unique_id"].unique())
+    print(f"Helios Earth: {len(ids)} series (16 VCs + earth), {frame['ds'].min()} .. {frame['ds'].max()}, "
+          f"{WINDOWS} origins x {H} h", file=sys.stderr)
+    rows, per_series = [], {}
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        res = measured(backtest, name, frame, args.auto_candidates.split(","), timeout=args.timeout)
+        row: dict[str, Any] = {"model": name, "wall s": res.seconds, "peak MiB": res.peak_mb}
+        bt = res.value
+        if res.error or bt.failures:
+            row["note"] = res.error or "; ".join(bt.failures.values())
+            rows.append(row)
+            print(f"  {name} failed: {row['note']}", file=sys.stderr)
+            continue
+        scores = bt.scores.set_index("unique_id")
+        per_series[name] = scores
+        vcs = scores.drop(index="earth", errors="ignore")
+        native, conformal = rolling_conformal_coverage(bt.forecasts)
+        row.update({"MASE (16 VCs)": vcs["mase"].mean(), "sMAPE (16 VCs)": vcs["smape"].mean(),
+                    "MASE earth": scores.loc["earth", "mase"], "sMAPE earth": scores.loc["earth", "smape"],
+                    "P90 cov. native": native, "P90 cov. conformal": conformal})
+        rows.append(row)
+        print(f"  {name}: MASE {row['MASE (16 VCs)']:.3f}, earth {row['MASE earth']:.3f} ({res.seconds:.0f}s)",
+              file=sys.stderr)
+    cols = ["model", "MASE (16 VCs)", "sMAPE (16 VCs)", "MASE earth", "sMAPE earth", "P90 cov. native",
+            "P90 cov. conformal", "wall s", "peak MiB", "note"]
+    print(markdown_table(rows, cols))
+    if "seasonal_naive" in per_series:
+        sn = per_series["seasonal_naive"]["mase"]
+        table = [{"series": uid, **{m: s.loc[uid, "mase"] for m, s in per_series.items()}} for uid in ids]
+        print("\nMASE per series (7 origins x 24 h):")
+        print(markdown_table(table, ["series", *per_series]))
+        for name, s in per_series.items():
+            worse = [uid for uid in ids if s.loc[uid, "mase"] > sn.loc[uid] + 1e-12]
+            print(f"{name}: worse than seasonal naive on {len(worse)} of {len(ids)} series"
+                  + (f" ({', '.join(worse)})" if worse else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
