@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay the last days of demand: capforecast's plan vs static, reactive, seasonal-naive, oracle",
         description="Walk forward over the last --test-days of each series exactly as ../shared/BENCHMARKS.md "
         "defines it: at each decision time use only demand observed by then, forecast, calibrate the headroom "
-        "that meets the pool's target_busy on the --val-days before the test window, and plan with the pool's "
-        "rules. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' commits the hour starting "
+        "that meets the pool's target_busy on the last 7 days of forecasts whose demand has been seen (at first "
+        "the --val-days before the test window), and plan with the pool's rules; the baselines' knobs are chosen "
+        "on the --val-days. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' commits the hour starting "
         "at t + 1h at each hour t. Nothing is applied to any cluster.",
     )
     parser.add_argument("--input", required=True, help="series frame CSV/parquet: unique_id, ds, y (GPUs)")
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="when plans are committed (default: nightly)")
     parser.add_argument("--test-days", type=float, default=7.0, help="days scored at the end (default: 7)")
     parser.add_argument("--val-days", type=float, default=7.0,
-                        help="days before the test window used to calibrate every knob (default: 7)")
+                        help="days before the test window where calibration starts and baseline knobs are "
+                        "chosen (default: 7)")
     parser.add_argument("--baselines", default=DEFAULT_BASELINES,
                         help="comma-separated reference planners: static, reactive, seasonal_naive_max, "
                         f"holt_winters, predict_linear (default: {DEFAULT_BASELINES}); the oracle is always added")
