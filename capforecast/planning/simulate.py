@@ -163,7 +163,10 @@ def simulate_baselines(
     per (unique_id, method) with the metrics of :mod:`capforecast.planning.scoring`, the chosen ``knob``,
     ``val_busy`` and ``met`` (busy <= target on the test window).
     """
+    from capforecast.frames import regularize, validate
+
     _check_mode(mode)
+    frame = regularize(validate(frame[["unique_id", "ds", "y"]]))
     plans, scores = [], []
     objs = [BASELINES[p]() if isinstance(p, str) else p for p in planners]
     for uid, part in frame.groupby("unique_id", sort=True):

@@ -171,3 +171,13 @@ def test_a_shared_gpu_budget_cuts_the_lower_tier_in_capforecasts_plan():
     assert ((ours["train"] + ours["infer"]) * 8 <= 160).all()
     s = scores[scores["method"] == "capforecast"].set_index("unique_id")
     assert s.loc["infer", "busy"] <= s.loc["train", "busy"]  # the higher tier keeps its reservations
+
+
+def test_missing_steps_are_planned_and_left_out_of_the_scores(caplog):
+    frame = demand_frame(days=24)
+    frame = frame.drop(index=[*range(400, 430), *range(540, 545)]).reset_index(drop=True)  # gaps in both windows
+    plans, scores = simulate(frame, [pool("a100", 0.05)], "nightly", test_days=4)
+    ours = plans[plans["method"] == "capforecast"]
+    assert len(ours) == 96 and ours["nodes"].notna().all()  # every step of the window gets nodes
+    assert "missing step" in caplog.text  # the gaps are reported, not invented
+    assert scores.set_index("method").loc["capforecast", "met"]
