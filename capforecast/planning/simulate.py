@@ -15,6 +15,7 @@ capforecast's own calibrated plan.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 MODES = ("nightly", "hourly")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -367,6 +370,11 @@ def simulate(
     frame = regularize(validate(frame))[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
     budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
+    if mode == "hourly":
+        slow = [f"{p.name} ({p.lead_time})" for p in pools if p.lead_time > pd.Timedelta("1h")]
+        if slow:
+            log.warning("hourly mode commits each hour 1 h ahead, but these pools need longer to bring a node up: "
+                        "%s; their simulated busy share is optimistic (use --mode nightly)", ", ".join(slow))
     pools = [p for p in pools if p.name in have]
     if not pools:
         raise PlanningError(
