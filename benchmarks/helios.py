@@ -24,18 +24,18 @@ from _common import markdown_table, measured  # noqa: E402
 
 from capforecast.datasets import load_helios  # noqa: E402
 from capforecast.evaluation import conformal_offsets, cross_validation  # noqa: E402
-from capforecast.models.auto import CANDIDATES, AutoForecaster  # noqa: E402
+from capforecast.models.auto import CANDIDATES, DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
 
 H, WINDOWS = 24, 7
 DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,holt_winters,gbm_fast,auto"
-DEFAULT_AUTO = "seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,seasonal_median_weekly,gbm_fast"
+DEFAULT_AUTO = ",".join(DEFAULT_CANDIDATES)
 
 
 def build(name: str, auto_candidates: list[str]) -> Any:
     from capforecast.models import get_model
 
     if name == "auto":
-        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, n_windows=3)
+        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H)
     alias, params = CANDIDATES.get(name, (name, {}))
     model = get_model(alias, **params)
     if "horizon" in model.get_params():

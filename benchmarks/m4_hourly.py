@@ -9,7 +9,7 @@ P90 coverage (share of test actuals at or below the P90) is shown as the model g
 conformal calibration on a 2-window backtest of the training part ("conformal"; auto calibrates itself).
 
     .venv/bin/python benchmarks/m4_hourly.py [--data ../shared/data] [--models seasonal_naive,gbm,auto]
-        [--auto-candidates seasonal_naive,seasonal_median_weekly,gbm_fast] [--windows 3] [--timeout 1800]
+        [--auto-candidates seasonal_naive,seasonal_median_weekly,gbm_fast] [--windows 5] [--timeout 1800]
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from _common import markdown_table, measured  # noqa: E402
 from capforecast.datasets import data_root, load_m4_hourly  # noqa: E402
 from capforecast.evaluation import conformalize, cross_validation, metrics  # noqa: E402
 from capforecast.evaluation import m4 as m4score  # noqa: E402
-from capforecast.models.auto import CANDIDATES, AutoForecaster  # noqa: E402
+from capforecast.models.auto import CANDIDATES, DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
 
 H = 48
-DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_weekly,gbm_fast,auto"
-DEFAULT_AUTO = "seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,seasonal_median_weekly,gbm_fast"
+DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,seasonal_median_weekly,gbm_fast,auto"
+DEFAULT_AUTO = ",".join(DEFAULT_CANDIDATES)
 
 
 def build(name: str, auto_candidates: list[str], windows: int) -> Any:
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="shared data folder holding m4-hourly/")
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default: {DEFAULT_MODELS})")
     parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"auto's candidates (default: {DEFAULT_AUTO})")
-    parser.add_argument("--windows", type=int, default=3, help="auto's backtest windows (default: 3)")
+    parser.add_argument("--windows", type=int, default=5, help="auto's backtest windows (default: 5)")
     parser.add_argument("--no-conformal", action="store_true", help="skip the conformal coverage column")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
     args = parser.parse_args(argv)

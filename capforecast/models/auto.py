@@ -39,13 +39,14 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "gbm_fast": ("gbm", {"max_iter": 100, "learning_rate": 0.1, "max_rows": 50_000}),
     "lstm": ("lstm", {}),
 }
+#: Fast, robust defaults (measured in docs/evaluation.md); add "holt_winters", "gbm" or "lstm" explicitly.
 DEFAULT_CANDIDATES = (
     "seasonal_naive",
+    "naive",
     "seasonal_naive_weekly",
     "seasonal_median_daily",
     "seasonal_median_weekly",
-    "holt_winters",
-    "gbm",
+    "gbm_fast",
 )
 FLOOR = "seasonal_naive"
 ENSEMBLES = ("ensemble_median", "ensemble_top2")
@@ -62,8 +63,8 @@ class AutoForecaster(Forecaster):
         ``seasonal_naive`` is always added. Candidates whose module is not installed are skipped.
     horizon : backtest horizon in steps (default: one day of steps); use the horizon you will forecast.
     n_windows : backtest windows (fewer are used automatically when the history is short).
-    metric : ``'owa'`` (mean of MASE and sMAPE relative to seasonal naive, as M4's OWA), ``'mase'`` or
-        ``'smape'``: what "best" means among the candidates that pass the MASE floor.
+    metric : ``'mase'`` (default), ``'smape'`` or ``'owa'`` (mean of MASE and sMAPE relative to seasonal
+        naive, as M4's OWA): what "best" means among the candidates that pass the MASE floor.
     ensemble : also consider the median of all candidates and the mean of each series' two best.
     calibrate : conformal quantiles from backtest residuals (else the chosen model's own quantiles).
     n_jobs, progress : passed to the backtest.
@@ -84,8 +85,8 @@ class AutoForecaster(Forecaster):
         self,
         candidates: tuple[str, ...] | list[str] | None = None,
         horizon: int | None = None,
-        n_windows: int = 3,
-        metric: str = "owa",
+        n_windows: int = 5,
+        metric: str = "mase",
         ensemble: bool = True,
         calibrate: bool = True,
         n_jobs: int = 1,
