@@ -106,17 +106,24 @@ def _window_bounds(lengths: pd.Series, h: int, n_windows: int, step_size: int) -
 def _run_task(
     name: str,
     model: Forecaster,
-    train: pd.DataFrame,
+    trains: list[pd.DataFrame],
     horizons: list[int],
     h: int,
     quantiles: list[float],
 ) -> tuple[str, list[pd.DataFrame], float]:
-    """Fit once on ``train``; forecast each later window by predicting further ahead (no later data seen)."""
+    """Fit on the first window's history; later windows use ``update`` (newer history, no retraining) when
+    the model has it, else the fitted model forecasts further ahead (it never sees data after its fit)."""
     start = time.perf_counter()
-    fitted = _clone(model).fit(train)
+    fitted = _clone(model).fit(trains[0])
+    parts = []
+    if len(trains) > 1 and hasattr(fitted, "update"):
+        for i, train in enumerate(trains):
+            if i:
+                fitted.update(train)
+            parts.append(fitted.predict(h, quantiles=quantiles).assign(model=name))
+        return name, parts, time.perf_counter() - start
     fc = fitted.predict(max(horizons) + h, quantiles=quantiles)
     fc["step"] = fc.groupby("unique_id", sort=False).cumcount()
-    parts = []
     for ahead in horizons:
         part = fc[(fc["step"] >= ahead) & (fc["step"] < ahead + h)].drop(columns="step")
         parts.append(part.assign(model=name))
@@ -146,8 +153,9 @@ def cross_validation(
     n_windows : number of cutoffs; the last window ends at the end of each series.
     step_size : steps between cutoffs (default ``h``: windows do not overlap).
     refit : ``True`` refits at every cutoff; an int ``k`` refits every ``k`` windows and ``False`` only at the
-        first. Between refits the model does not see newer data: it forecasts further ahead from its last
-        fit, which is honest but scores worse than refitting.
+        first. Between refits, a model with an ``update(frame)`` method (GBM, LSTM) is given the newer
+        history without retraining; any other model forecasts further ahead from its last fit (it never
+        sees data after it), which is honest but scores worse than refitting.
     quantiles : levels forecast and scored (pinball loss and coverage).
     season : season length for MASE (default: from the step, 24 for hourly).
     n_jobs : joblib workers over (model, window) fits; 1 runs in this process.
@@ -180,11 +188,10 @@ def cross_validation(
     tasks = []
     for first in range(0, n_windows, every):
         windows = list(range(first, min(first + every, n_windows)))
-        n_train = frame["unique_id"].map(bounds[first])
-        train = frame[pos < n_train].reset_index(drop=True)
+        trains = [frame[pos < frame["unique_id"].map(bounds[w])].reset_index(drop=True) for w in windows]
         horizons = [(w - first) * step_size for w in windows]
         for name, model in named.items():
-            tasks.append((name, model, train, horizons, windows))
+            tasks.append((name, model, trains, horizons, windows))
 
     results, failures, seconds = _execute(tasks, h, levels, n_jobs, progress)
     return _assemble(frame, pos, bounds, results, failures, seconds, h, season, levels)
@@ -210,9 +217,9 @@ def _execute(
                   f"{time.perf_counter() - t0:.0f}s elapsed)", file=sys.stderr, flush=True)
 
     def safe(task: tuple[Any, ...]) -> tuple[str, Any, float]:
-        name, model, train, horizons, _ = task
+        name, model, trains, horizons, _ = task
         try:
-            return _run_task(name, model, train, horizons, h, levels)
+            return _run_task(name, model, trains, horizons, h, levels)
         except CapforecastError as exc:
             return name, exc, 0.0
 

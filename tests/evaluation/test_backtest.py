@@ -38,6 +38,19 @@ class _Peek(Forecaster):
         return yhat, {q: yhat for q in quantiles}
 
 
+class _PeekUpdate(_Peek):
+    """Like _Peek, with statsforecast-style ``update``: newer history, no retraining."""
+
+    alias = "peek_update"
+    updates = 0
+
+    def update(self, df: pd.DataFrame) -> _PeekUpdate:
+        _PeekUpdate.updates += 1
+        self.last_ds_ = df.groupby("unique_id")["ds"].max()
+        self.last_ = df.groupby("unique_id")["y"].last().to_dict()
+        return self
+
+
 class _Broken(Forecaster):
     alias = "broken"
 
@@ -97,6 +110,12 @@ def test_refit_every_k_windows_fits_less_and_forecasts_further() -> None:
     # windows 2 and 4 reuse the fit of windows 1 and 3: same flat forecast level as the window before
     levels = g.groupby("cutoff")["yhat"].first().to_numpy()
     assert levels[0] == levels[1] and levels[2] == levels[3] and levels[1] != levels[2]
+    _Peek.seen, _PeekUpdate.updates = [], 0
+    upd = cross_validation(df, {"peek": _PeekUpdate()}, h=24, n_windows=4, refit=2, progress=False)
+    assert len(_Peek.seen) == 2 and _PeekUpdate.updates == 2
+    pd.testing.assert_frame_equal(upd.forecasts.drop(columns="model"),  # update == refit for this model
+                                  cross_validation(df, {"peek": _Peek()}, h=24, n_windows=4, progress=False)
+                                  .forecasts.drop(columns="model"))
     _Peek.seen = []
     once = cross_validation(df, {"peek": _Peek()}, h=24, n_windows=3, refit=False, progress=False)
     assert once.forecasts["cutoff"].nunique() == 3 and len(_Peek.seen) == 1
