@@ -7,6 +7,10 @@ summed. P90 coverage is shown as the model gives it and after a rolling conforma
 calibrated on the residuals of windows 1..k-1 only, so windows 2..7 are scored for both columns).
 
     .venv/bin/python benchmarks/helios.py [--data ../shared/data] [--models seasonal_naive,gbm_fast,auto]
+        [--lstm-refit 7]
+
+The LSTM is trained once, at the first origin, and given the newer history with ``update`` at the later
+origins (no retraining); every other model is refit at every origin.
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ def build(name: str, auto_candidates: list[str]) -> Any:
         model.set_params(horizon=H)
     if "quantiles" in model.get_params():
         model.set_params(quantiles=(0.5, 0.9))
+    if "verbose" in model.get_params():
+        model.set_params(verbose=0)
     return model
 
 
-def backtest(name: str, frame: pd.DataFrame, auto_candidates: list[str]) -> Any:
+def backtest(name: str, frame: pd.DataFrame, auto_candidates: list[str], lstm_refit: int) -> Any:
+    refit = lstm_refit if name == "lstm" else True  # the LSTM: fit once, then update() with newer history
     return cross_validation(frame, {name: build(name, auto_candidates)}, h=H, n_windows=WINDOWS,
-                            quantiles=[0.5, 0.9], progress=False)
+                            refit=refit, quantiles=[0.5, 0.9], progress=False)
 
 
 def rolling_conformal_coverage(fc: pd.DataFrame) -> tuple[float, float]:
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="shared data folder holding helios-earth/")
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default: {DEFAULT_MODELS})")
     parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"default: {DEFAULT_AUTO}")
+    parser.add_argument("--lstm-refit", type=int, default=WINDOWS,
+                        help="refit the LSTM every K origins, update() in between (default: 7 = fit once)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
     args = parser.parse_args(argv)
 
@@ -79,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, per_series = [], {}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        res = measured(backtest, name, frame, args.auto_candidates.split(","), timeout=args.timeout)
+        res = measured(backtest, name, frame, args.auto_candidates.split(","), args.lstm_refit,
+                       timeout=args.timeout)
         row: dict[str, Any] = {"model": name, "wall s": res.seconds, "peak MiB": res.peak_mb}
         bt = res.value
         if res.error or bt.failures:

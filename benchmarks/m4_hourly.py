@@ -48,6 +48,8 @@ def build(name: str, auto_candidates: list[str], windows: int) -> Any:
         model.set_params(horizon=H)
     if "quantiles" in model.get_params():
         model.set_params(quantiles=(0.5, 0.9))  # the levels scored here; fewer regressors to train
+    if "verbose" in model.get_params():
+        model.set_params(verbose=0)
     return model
 
 
