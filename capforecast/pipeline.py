@@ -226,15 +226,21 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         for p in have:
             result.champions[p] = _select(cfg, p, scores, previous[p], result)
         info["select"] = ", ".join(f"{p}={c['model']}" for p, c in result.champions.items() if c["model"])
-    models: dict[str, Any] = {}
-    with timer.step("train", lambda: f"{len(models)} models"):
+    models: dict[str, Any] = {}  # pool -> (model, the pool's rows); pools with one champion share a model
+    with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} models"):
+        groups: dict[str, list[str]] = {}
         for p in have:
-            models[p] = (_train(cfg, p, frame[frame["unique_id"] == p], result), frame[frame["unique_id"] == p])
+            c = result.champions[p]
+            groups.setdefault(json.dumps([c["model"], c["params"]], sort_keys=True, default=str), []).append(p)
+        for members in groups.values():
+            model = _train(cfg, members, frame[frame["unique_id"].isin(members)], result)
+            for p in members:
+                models[p] = (model, frame[frame["unique_id"] == p])
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
     with timer.step("forecast", lambda: f"{horizon} steps, quantiles {cfg.quantiles()}"):
+        unique = {id(m): m for m, _ in models.values()}
         forecast = pd.concat(
-            [m.predict(horizon, quantiles=cfg.quantiles()) for m, _ in models.values()],
-            ignore_index=True,
+            [m.predict(horizon, quantiles=cfg.quantiles()) for m in unique.values()], ignore_index=True
         )
     with timer.step("plan", lambda: f"{len(plan)} rows"):
         plan = _plan(cfg, forecast, frame, now, result)
@@ -373,31 +379,36 @@ def _select(
     return entry
 
 
-def _train(cfg: Config, pool: str, frame: pd.DataFrame, result: RunResult) -> Any:
-    """Fit the pool's champion on its whole history; fall back to the fallback model if that fails."""
+def _train(cfg: Config, pools: list[str], frame: pd.DataFrame, result: RunResult) -> Any:
+    """Fit the champion these pools share on their whole history (one global model for them all).
+
+    If it cannot be trained, the pools fall back to ``models.fallback``; series the model itself hands to
+    its documented baseline fallback (``fallbacks_``) are reported too. Both make the run partial.
+    """
     from capforecast.models import get_model
 
-    champ = result.champions[pool]
+    champ = result.champions[pools[0]]
     try:
-        return get_model(champ["model"], **champ["params"]).fit(frame)
+        model = get_model(champ["model"], **champ["params"]).fit(frame)
     except CapforecastError as exc:
+        first = str(exc).splitlines()[0]
         if champ["model"] == cfg.models.fallback:
             raise ModelError(
-                f"pool {pool}: even the fallback model {champ['model']} cannot be trained "
-                f"({str(exc).splitlines()[0]}); check the pool's data"
+                f"pools {pools}: even the fallback model {champ['model']} cannot be trained ({first}); "
+                "check these pools' data in Prometheus"
             ) from None
-        first = str(exc).splitlines()[0]
         why = f"{champ['model']} failed to train ({first}); using the fallback {cfg.models.fallback}"
-        result.notes.append(f"pool {pool}: {why}")
-        logger.warning("nightly: pool %s: %s", pool, why)
-        champ.update(
-            model=cfg.models.fallback,
-            params=dict(cfg.models.params.get(cfg.models.fallback, {})),
-            fallback=True,
-            why=why,
-            score=None,
-        )
-        return get_model(champ["model"], **champ["params"]).fit(frame)
+        logger.warning("nightly: pools %s: %s", ", ".join(pools), why)
+        params = dict(cfg.models.params.get(cfg.models.fallback, {}))
+        for p in pools:
+            result.notes.append(f"pool {p}: {why}")
+            result.champions[p].update(model=cfg.models.fallback, params=params, fallback=True, why=why, score=None)
+        return get_model(cfg.models.fallback, **params).fit(frame)
+    for p, why in sorted(getattr(model, "fallbacks_", {}).items()):
+        if p in result.champions:
+            result.champions[p].update(fallback=True, why=f"{champ['model']}: {why}")
+            result.notes.append(f"pool {p}: {champ['model']} fell back: {why}")
+    return model
 
 
 def _plan(
