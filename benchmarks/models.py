@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
     if "helios" in parts:
-        rows = helios(args.models.split(","), args.data)
+        rows = helios(re.split(r",(?![^{]*})", args.models), args.data)  # commas inside {json} stay
         print(f"\n## Helios Earth, 16 VCs, hourly demand, last {H} h held out\n")
         print(markdown_table(rows, ["model", "mase", "smape", "cov90", "pinball90", "seconds", "peak MiB", "note"]))
     cost = []
