@@ -82,7 +82,12 @@ def write_config(folder: Path, url: str, capacity: dict[str, int], history: str,
             "query": "avg by (pool) (avg_over_time(gpu_demand[1h]))",
         },
         "pools": pools,
-        "models": {"candidates": models, "fallback": "seasonal_naive"},
+        # gbm sized for a nightly budget on 2 shared cores (its defaults are tuned for accuracy, not time)
+        "models": {
+            "candidates": models,
+            "fallback": "seasonal_naive",
+            "params": {"gbm": {"horizon": 24, "max_iter": 60, "max_rows": 30000, "quantiles": [0.5, 0.9, 0.95]}},
+        },
         "backtest": {"windows": 3, "horizon": "24h", "step": "24h"},
         "forecast": {"horizon": "24h", "quantiles": [0.5, 0.9]},
         "output": {"dir": "state", "metrics_file": "state/capforecast_nightly.prom"},
