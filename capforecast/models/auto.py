@@ -67,6 +67,10 @@ class AutoForecaster(Forecaster):
         naive, as M4's OWA): what "best" means among the candidates that pass the MASE floor.
     ensemble : also consider the median of all candidates and the mean of each series' two best.
     calibrate : conformal quantiles from backtest residuals (else the chosen model's own quantiles).
+    shrink : weight of seasonal naive in the forecast of a series whose choice is another model: the
+        forecast is ``(1 - shrink) * chosen + shrink * seasonal_naive``. A backtest win over a few windows is
+        partly luck; shrinking toward the floor keeps most of the gain and limits the loss when the luck
+        runs out (0 = use the chosen model alone).
     n_jobs, progress : passed to the backtest.
 
     Examples
@@ -89,6 +93,7 @@ class AutoForecaster(Forecaster):
         metric: str = "mase",
         ensemble: bool = True,
         calibrate: bool = True,
+        shrink: float = 0.5,
         n_jobs: int = 1,
         progress: bool = False,
     ) -> None:
@@ -98,6 +103,7 @@ class AutoForecaster(Forecaster):
         self.metric = metric
         self.ensemble = ensemble
         self.calibrate = calibrate
+        self.shrink = shrink
         self.n_jobs = n_jobs
         self.progress = progress
 
@@ -130,6 +136,8 @@ class AutoForecaster(Forecaster):
         from capforecast.evaluation.backtest import cross_validation
         from capforecast.evaluation.metrics import season_length
 
+        if not 0.0 <= float(self.shrink) <= 1.0:
+            raise ConfigError(f"auto: shrink must be between 0 and 1, got {self.shrink!r}; e.g. 0.5 or 0 (off)")
         if self.metric not in ("owa", "mase", "smape"):
             raise ConfigError(f"auto: metric must be 'owa', 'mase' or 'smape', got {self.metric!r}")
         m = season_length(self.step_)
@@ -216,9 +224,10 @@ class AutoForecaster(Forecaster):
                 + (")" if name != FLOOR else "; nothing beat the floor)")
             )
         chosen = wide.reset_index()
-        self.residuals_ = {}
+        self.residuals_, self.floor_residuals_ = {}, {}
         for uid, g in chosen.groupby("unique_id"):
             self.residuals_[str(uid)] = (g["y"] - g[self.choice_[str(uid)]]).to_numpy(dtype=float)
+            self.floor_residuals_[str(uid)] = (g["y"] - g[FLOOR]).to_numpy(dtype=float)
 
     def _fit_members(self, frame: pd.DataFrame, models: dict[str, Forecaster]) -> None:
         needed = set(self.choice_.values()) - set(ENSEMBLES) | {FLOOR}
@@ -239,7 +248,7 @@ class AutoForecaster(Forecaster):
                 self.choice_[uid] = FLOOR
                 self.ensemble_members_.pop(uid, None)
                 self.reasons_[uid] = f"seasonal_naive: {name} was chosen but {lost} failed on the full history"
-                self.residuals_.pop(uid, None)
+                self.residuals_[uid] = self.floor_residuals_[uid]
 
     # ------------------------------------------------------------------ predict
     def _predict(self, horizon: int, quantiles: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
@@ -267,15 +276,22 @@ class AutoForecaster(Forecaster):
             def pick(col: str, i: int = i, parts: list[str] = parts, combine: Any = combine) -> np.ndarray:
                 return combine(np.stack([member_fc[p][col][i] for p in parts]), axis=0)
 
-            yhat[i] = pick("yhat")
+            w = 0.0 if self.choice_[uid] == FLOOR else float(self.shrink)
+
+            def blend(col: str, i: int = i, w: float = w, pick: Any = pick) -> np.ndarray:
+                return (1.0 - w) * pick(col) + w * member_fc[FLOOR][col][i] if w else pick(col)
+
+            yhat[i] = blend("yhat")
             res = self.residuals_.get(uid)
+            if res is not None and w:
+                res = (1.0 - w) * res + w * self.floor_residuals_[uid]
             if self.calibrate and res is not None and np.isfinite(res).sum() >= _MIN_RESIDUALS:
                 offsets = conformal_offsets(res, quantiles)
                 for q in quantiles:
                     qv[q][i] = yhat[i] + float(offsets[q])
             else:
                 for q in quantiles:
-                    qv[q][i] = pick(frames.quantile_column(q))
+                    qv[q][i] = blend(frames.quantile_column(q))
         return yhat, qv
 
     # ------------------------------------------------------------------ reporting and persistence

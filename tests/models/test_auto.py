@@ -39,6 +39,13 @@ def test_chooses_per_series_and_never_below_the_floor() -> None:
         assert "backtest MASE" in auto.reasons_[uid]
     rep = auto.report()
     assert list(rep["unique_id"]) == ["s0", "walk"] and (rep["mase"] <= rep["mase_seasonal_naive"]).all()
+    # shrink: a non-floor choice is blended with seasonal naive (default half and half)
+    blended = auto.predict(24).set_index(["unique_id", "ds"])["yhat"]
+    alone = auto.set_params(shrink=0.0).predict(24).set_index(["unique_id", "ds"])["yhat"]
+    floor = auto.members_["seasonal_naive"].predict(24).set_index(["unique_id", "ds"])["yhat"]
+    np.testing.assert_allclose(blended.loc["walk"], 0.5 * (alone.loc["walk"] + floor.loc["walk"]))
+    with pytest.raises(ConfigError, match="shrink"):
+        AutoForecaster(shrink=2.0).fit(_frame(days=6))
 
 
 def test_floor_holds_when_every_candidate_is_worse() -> None:
