@@ -14,8 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def execute(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run ``notebooks/<name>`` in its folder; return all text output joined."""
+def execute(
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    cells: int | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run ``notebooks/<name>`` (its first ``cells`` cells) in its folder; return all text output joined."""
     from jupyter_client.kernelspec import NoSuchKernel
 
     # the kernel inherits this environment: the package importable from the source tree, temp files here
@@ -23,7 +30,10 @@ def execute(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("CAPFORECAST_PROMETHEUS_URL", raising=False)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb.cells = nb.cells[:cells]
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{name} is committed with outputs"
     client = nbclient.NotebookClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
@@ -53,3 +63,40 @@ def test_capacity_planning_compares_plans_and_tunes_the_target(tmp_path: Path, m
     text = execute("capacity_planning.ipynb", tmp_path, monkeypatch)
     for word in ("capforecast", "static", "reactive", "oracle", "cost_ratio", "target_busy"):
         assert word in text
+
+
+def test_quickstart_reads_a_real_prometheus_when_pointed_at_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    from capforecast.ingest.files import read_series
+
+    from .promserver import PrometheusServer, Series
+
+    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
+        pytest.skip("prometheus/promtool not installed (make test installs them)")
+    sample = read_series(ROOT / "data" / "sample" / "series.csv").dropna(subset=["y"])
+    series = [
+        Series(
+            "gpu_demand",
+            {"pool": str(uid)},
+            np.asarray((g["ds"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64),
+            g["y"].to_numpy(float),
+        )
+        for uid, g in sample.groupby("unique_id")
+    ]
+    end = sample["ds"].max()
+    with PrometheusServer.from_samples(series, tmp_path / "prom") as server:
+        text = execute(
+            "quickstart.ipynb",
+            tmp_path,
+            monkeypatch,
+            cells=4,
+            env={"CAPFORECAST_PROMETHEUS_URL": server.url, "CAPFORECAST_END": end.isoformat()},
+        )
+    assert "a100-train" in text and "h100-infer" in text
+    assert "step: 0 days 01:00:00" in text
