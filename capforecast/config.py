@@ -392,6 +392,12 @@ class _Reader:
         if not re.match(r"^https?://[^/\s]+", url):
             source = f"environment variable {url_env}" if self.environ.get(url_env) else "prometheus.url"
             raise self.fail(source, f"{url!r} is not an http(s) URL; write e.g. http://prometheus:9090")
+        if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+            raise self.fail(
+                "prometheus.url",
+                "credentials may not be written in the URL; remove 'user:password@' and use "
+                "basic_auth: {username: NAME, password: {env: VAR}} or token: {env: VAR}",
+            )
         username = password = None
         if m.get("basic_auth") is not None:
             ba = self.mapping(

@@ -67,9 +67,7 @@ def test_url_is_overridden_by_the_environment() -> None:
     env = {"CAPFORECAST_PROMETHEUS_URL": "https://thanos.example:10902/"}
     assert parse_config(BASE, environ=env).prometheus.url == "https://thanos.example:10902"
     custom = cfg_with("prometheus.url_env", "MY_PROM")
-    assert (
-        parse_config(custom, environ={"MY_PROM": "http://other:9090"}).prometheus.url == "http://other:9090"
-    )
+    assert parse_config(custom, environ={"MY_PROM": "http://other:9090"}).prometheus.url == "http://other:9090"
 
 
 @pytest.mark.parametrize(
@@ -77,6 +75,7 @@ def test_url_is_overridden_by_the_environment() -> None:
     [
         ("prometheus.token", "s3cr3t-token", ["prometheus.token", "{env: PROM_TOKEN}"]),
         ("prometheus.url", "prom:9090", ["prometheus.url", "http://prometheus:9090"]),
+        ("prometheus.url", "http://bob:s3cr3t@prom:9090", ["prometheus.url", "basic_auth"]),
         ("prometheus.headers", {"Authorization": "Bearer x"}, ["Authorization", "prometheus.token"]),
         ("series.step", "1 hour", ["series.step", "'5m'"]),
         ("series.history", "1h", ["series.history", "two steps"]),
@@ -194,9 +193,7 @@ def test_deploy_manifests_build_and_validate_for_kubernetes_1_32(tmp_path: Path)
 
 
 def test_crontab_line_runs_the_nightly_command() -> None:
-    lines = [
-        ln for ln in (ROOT / "deploy" / "crontab").read_text().splitlines() if ln and not ln.startswith("#")
-    ]
+    lines = [ln for ln in (ROOT / "deploy" / "crontab").read_text().splitlines() if ln and not ln.startswith("#")]
     job = next(ln for ln in lines if "nightly" in ln)
     fields = job.split(None, 5)
     assert len(fields) == 6 and fields[:5] == ["30", "1", "*", "*", "*"]
