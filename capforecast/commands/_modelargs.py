@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-MODEL_CHOICES = ("naive", "seasonal_naive", "seasonal_quantile", "gbm", "holt_winters", "lstm")
+MODEL_CHOICES = ("naive", "seasonal_naive", "seasonal_quantile", "gbm", "holt_winters", "lstm", "auto")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
