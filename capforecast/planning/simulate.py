@@ -242,7 +242,8 @@ class ForecastMethod:
         out = {}
         for day in days:
             hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
-            horizon = int((day + pd.Timedelta("2D") - hist.groupby("unique_id")["ds"].max().min()) / step)
+            # through the next day's last step: hourly mode looks up the phase of the newest value a day on
+            horizon = int((day + pd.Timedelta("2D") - step - hist.groupby("unique_id")["ds"].max().min()) / step)
             model = get_model(self.model, **dict(self.model_params)).fit(hist)
             fc = model.predict(horizon, quantiles=levels).set_index(["unique_id", "ds"])
             out[day] = pd.DataFrame({"low": fc[quantile_column(self.floor_quantile)],
