@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from capforecast._units import parse_duration
+from capforecast._units import format_duration, parse_duration
 from capforecast.errors import ConfigError
 
 __all__ = [
@@ -274,6 +274,17 @@ def parse_config(
         budget=top.get("budget"),
     )
     cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
+    for key, span in (
+        ("forecast.horizon", cfg.forecast.horizon),
+        ("backtest.horizon", cfg.backtest.horizon),
+        ("backtest.step", cfg.backtest.step),
+        ("series.history", cfg.series.history),
+    ):
+        if span % cfg.series.step != pd.Timedelta(0):
+            raise ConfigError(
+                f"{label}: {key}: must be a whole number of series.step ({format_duration(cfg.series.step)}); "
+                f"use a multiple such as {format_duration(cfg.series.step * 24)}"
+            )
     needs_query = [p.name for p in cfg.pools if p.query is None]
     if needs_query and cfg.series.query is None and cfg.series.preset is None:
         raise ConfigError(

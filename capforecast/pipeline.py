@@ -217,9 +217,21 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             result.champions[p] = {"model": None, "fallback": True, "why": "no data"}
         info["ingest"] = f"{frame['unique_id'].nunique()} pools, {len(frame)} rows, {new_rows} new"
     have = [p for p in pools if p not in missing]
-    previous = {p: _previous_champion(cfg, p, result) for p in have}
-    aliases = list(dict.fromkeys([*cfg.models.candidates, *(v["model"] for v in previous.values() if v)]))
+    last_seen = frame.groupby("unique_id")["ds"].max()
+    if last_seen.max() + cfg.forecast.horizon < now.floor(step):
+        raise IngestError(
+            f"Prometheus has no data after {last_seen.max():%Y-%m-%d %H:%M} UTC for any pool, more than "
+            f"forecast.horizon ({format_duration(cfg.forecast.horizon)}) before now, so nothing ahead can be "
+            "planned; check that the exporters are scraped and series.query still matches"
+        )
+    for p, seen in last_seen[last_seen < end].items():
+        result.notes.append(
+            f"pool {p}: Prometheus has no data after {seen:%Y-%m-%d %H:%M} UTC; its forecast "
+            "starts there and steps already past are not planned"
+        )
     with timer.step("backtest", lambda: info["backtest"]):
+        previous = {p: _previous_champion(cfg, p, result) for p in have}
+        aliases = list(dict.fromkeys([*cfg.models.candidates, *(v["model"] for v in previous.values() if v)]))
         scores = _backtest(cfg, frame, aliases)
         info["backtest"] = f"{len(aliases)} models x {len(have)} pools, {cfg.backtest.windows} windows"
     with timer.step("select", lambda: info["select"]):
@@ -421,7 +433,8 @@ def _plan(
     state = _current_nodes(cfg, now, pools.names())
     # each pool has its own champion; plan_capacity plans from one model, so give them one label here
     # (forecast.csv keeps each pool's model name)
-    plan = plan_capacity(forecast.assign(model="champion"), pools, state=state, history=frame)
+    start = now.floor(cfg.series.step)  # the step in progress: nothing earlier can still be planned
+    plan = plan_capacity(forecast.assign(model="champion"), pools, state=state, now=start, history=frame)
     for pool, g in plan.groupby("unique_id", sort=False):
         champ = result.champions.setdefault(str(pool), {"model": None})
         if (g["rule"] == "fallback").any() and not champ.get("fallback"):

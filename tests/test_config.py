@@ -86,6 +86,7 @@ def test_url_is_overridden_by_the_environment() -> None:
         ("models", {"min_improvement": 2}, ["models.min_improvement", "0.02"]),
         ("backtest", {"metric": "r2"}, ["backtest.metric", "mase"]),
         ("backtest", {"windows": 0}, ["backtest.windows", ">= 1"]),
+        ("forecast", {"horizon": "90m"}, ["forecast.horizon", "whole number of series.step (1h)"]),
         ("forecast", {"quantiles": [0.5, 1.5]}, ["forecast.quantiles", "between 0 and 1"]),
         ("output.keep_runs", -1, ["output.keep_runs", ">= 1"]),
         ("surprise", 1, ["surprise", "unknown key"]),

@@ -208,9 +208,14 @@ def test_the_previous_champion_stays_unless_beaten_and_the_run_says_so(prom: Pro
     assert any("kept previous champion naive" in n and "challenger seasonal_naive" in n for n in kept.notes)
     # without the margin the better model takes over
     cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive", "seasonal_naive"]}))
-    switched = run_nightly(cfg, now=DAY2 + pd.Timedelta(days=1))
+    switched = run_nightly(cfg, now=DAY2, force=True)  # the same day again, replacing its run
     assert {c["model"] for c in switched.champions.values()} == {"seasonal_naive"}
     assert registry.load_metadata("h100", "champion", cfg.output.registry)["alias"] == "seasonal_naive"
+    assert json.loads((cfg.output.latest / "run.json").read_text())["champions"]["h100"]["model"] == "seasonal_naive"
+    # a day with no new data at all fails clearly and changes nothing
+    with pytest.raises(CapforecastError, match="no data after 2026-05-22 00:00"):
+        run_nightly(cfg, now=DAY2 + pd.Timedelta(days=2))
+    assert os.readlink(cfg.output.latest) == "runs/2026-05-22"
 
 
 def test_a_pool_without_data_makes_the_run_partial(prom: PrometheusServer, tmp_path: Path) -> None:
