@@ -239,7 +239,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             result.champions[p] = _select(cfg, p, scores, previous[p], result)
         info["select"] = ", ".join(f"{p}={c['model']}" for p, c in result.champions.items() if c["model"])
     models: dict[str, Any] = {}  # pool -> (model, the pool's rows); pools with one champion share a model
-    with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} models"):
+    with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} model(s)"):
         groups: dict[str, list[str]] = {}
         for p in have:
             c = result.champions[p]
