@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default=DEFAULT_BASELINES,
                         help="comma-separated reference planners: static, reactive, seasonal_naive_max, "
                         f"holt_winters, predict_linear (default: {DEFAULT_BASELINES}); the oracle is always added")
+    parser.add_argument("--model", default="seasonal_quantile",
+                        help="model whose p25/p50/p90 forecasts drive capforecast's plan, refit daily (default: "
+                        "seasonal_quantile over the last 7 days; others use their default settings)")
     parser.add_argument("--out", required=True, help="output folder for plan.csv and scores.csv")
     parser.set_defaults(func=run)
 
@@ -47,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
+    from capforecast.models import MODELS
     from capforecast.planning import load_pools
     from capforecast.planning.baselines import BASELINES
-    from capforecast.planning.simulate import simulate
+    from capforecast.planning.simulate import ForecastMethod, simulate
 
     started = time.perf_counter()
     names = [b.strip() for b in str(args.baselines).split(",") if b.strip()]
@@ -59,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     for opt, value in (("--test-days", args.test_days), ("--val-days", args.val_days)):
         if not value > 0:
             raise ConfigError(f"{opt} must be a positive number of days, got {value}; e.g. {opt} 7")
+    if args.model not in MODELS:
+        raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
+    default = args.model == "seasonal_quantile"
+    method = ForecastMethod() if default else ForecastMethod(model=args.model, model_params=())
     frame = read_series(args.input)
     pools = load_pools(args.pools)
     ids = set(frame["unique_id"].astype(str))
@@ -67,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if skipped and planned:
         logger.warning("pools without a series in %s (not simulated): %s", args.input, ", ".join(skipped))
     plans, scores = simulate(frame, planned or list(pools), args.mode, test_days=args.test_days,
-                             val_days=args.val_days, baselines=names)
+                             val_days=args.val_days, method=method, baselines=names)
     out = Path(args.out)
     ours = plans[plans["method"] == "capforecast"][["unique_id", "ds", "nodes"]]
     write_frame(ours, out / "plan.csv")

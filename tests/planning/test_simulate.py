@@ -158,6 +158,8 @@ def test_cli_errors_are_one_line_with_a_fix(tmp_path, capsys):
     assert err.count("\n") == 1 and "too short" in err and "--test-days" in err
     assert main([*args, "--baselines", "static,magic"]) == 1
     assert "magic" in capsys.readouterr().err
+    assert main([*args, "--model", "prophet"]) == 1
+    assert "unknown model 'prophet'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 
