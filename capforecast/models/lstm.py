@@ -163,6 +163,7 @@ class LSTMForecaster(FallbackMixin, Forecaster):
         self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         arrays = feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_])
         parts: dict[str, list] = {"train": [], "val": []}
+        series: list[tuple] = []
         net_ids = []
         for uid, a in arrays.items():
             problem = feat.history_problem(a["y"], m)
@@ -179,6 +180,15 @@ class LSTMForecaster(FallbackMixin, Forecaster):
             cal = x[:, 2:2 + feat.CALENDAR_WIDTH]
             cal_ext = np.vstack([cal, np.zeros((1, cal.shape[1]), dtype=np.float32)])
             train_o, val_o = split_origins(T=T, input_steps=L, horizon=H, validation_steps=V)
+            series.append((x, target, cal_ext, train_o, val_o))
+        # Cap the training windows *before* building them (memory): a seeded uniform choice over all series.
+        total = sum(len(s[3]) for s in series)
+        if total > self.max_windows:
+            pick = np.sort(np.random.default_rng(self.seed).choice(total, size=int(self.max_windows), replace=False))
+            bounds = np.cumsum([0] + [len(s[3]) for s in series])
+            series = [(*s[:3], s[3][pick[(pick >= lo) & (pick < hi)] - lo], s[4])
+                      for s, lo, hi in zip(series, bounds[:-1], bounds[1:], strict=True)]
+        for x, target, cal_ext, train_o, val_o in series:
             for key, origins in (("train", train_o), ("val", val_o)):
                 if len(origins):
                     w = gather_windows(x, target, cal_ext, origins, input_steps=L, horizon=H)
@@ -201,10 +211,6 @@ class LSTMForecaster(FallbackMixin, Forecaster):
         from capforecast.models._lstm_net import build_lstm_network, pinball_loss
 
         train = [np.concatenate([p[i] for p in parts["train"]]) for i in range(3)]
-        rng = np.random.default_rng(self.seed)
-        if len(train[0]) > self.max_windows:
-            pick = np.sort(rng.choice(len(train[0]), size=self.max_windows, replace=False))
-            train = [t[pick] for t in train]
         keras.utils.set_random_seed(int(self.seed))
         net = build_lstm_network(
             input_steps=int(self.input_steps), past_features=train[0].shape[2], horizon=int(self.horizon),

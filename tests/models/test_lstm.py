@@ -80,10 +80,11 @@ def test_lstm_clear_errors(fitted, seasonal):
         get_model("lstm", units=0).fit(seasonal())
 
 
-def test_lstm_progress_bar_is_silenced_by_verbose_0(seasonal, capsys, caplog):
+def test_lstm_progress_is_silenced_and_windows_capped(seasonal, capsys, caplog):
     with caplog.at_level(logging.INFO):
-        get_model("lstm", **{**TINY, "epochs": 1}).fit(seasonal(days=5))
+        model = get_model("lstm", **{**TINY, "epochs": 1, "max_windows": 40}).fit(seasonal(days=5))
     assert "Epoch" not in capsys.readouterr().out
+    assert model.n_windows_ == 40  # the cap on training windows holds
 
 
 def test_lstm_update_moves_the_forecast_origin(fitted, hard):
