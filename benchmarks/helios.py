@@ -35,11 +35,14 @@ DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_dai
 DEFAULT_AUTO = ",".join(DEFAULT_CANDIDATES)
 
 
+AUTO_PARAMS: dict[str, Any] = {}  # set from the command line before the models run (forked children see it)
+
+
 def build(name: str, auto_candidates: list[str]) -> Any:
     from capforecast.models import get_model
 
     if name == "auto":
-        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H)
+        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, **AUTO_PARAMS)
     alias, params = CANDIDATES.get(name, (name, {}))
     model = get_model(alias, **params)
     if "horizon" in model.get_params():
@@ -78,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"default: {DEFAULT_AUTO}")
     parser.add_argument("--lstm-refit", type=int, default=WINDOWS,
                         help="refit the LSTM every K origins, update() in between (default: 7 = fit once)")
+    parser.add_argument("--shrink", type=float, default=None,
+                        help="auto's weight of seasonal naive in a non-floor choice (default: auto's own)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
     args = parser.parse_args(argv)
+    if args.shrink is not None:
+        AUTO_PARAMS["shrink"] = args.shrink
 
     frame = load_helios(args.data)
     ids = sorted(frame["unique_id"].unique())

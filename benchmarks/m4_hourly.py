@@ -36,12 +36,16 @@ DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_dai
 DEFAULT_AUTO = ",".join(DEFAULT_CANDIDATES)
 
 
+AUTO_PARAMS: dict[str, Any] = {}  # set from the command line before the models run (forked children see it)
+
+
 def build(name: str, auto_candidates: list[str], windows: int) -> Any:
     """A model by benchmark name: 'auto', a preset of capforecast.models.auto.CANDIDATES, or an alias."""
     from capforecast.models import get_model
 
     if name == "auto":
-        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, n_windows=windows, progress=True)
+        return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, n_windows=windows, progress=True,
+                              **AUTO_PARAMS)
     alias, params = CANDIDATES.get(name, (name, {}))
     model = get_model(alias, **params)
     if "horizon" in model.get_params():
@@ -94,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"auto's candidates (default: {DEFAULT_AUTO})")
     parser.add_argument("--windows", type=int, default=5, help="auto's backtest windows (default: 5)")
     parser.add_argument("--no-conformal", action="store_true", help="skip the conformal coverage column")
+    parser.add_argument("--shrink", type=float, default=None,
+                        help="auto's weight of seasonal naive in a non-floor choice (default: auto's own)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
     args = parser.parse_args(argv)
+    if args.shrink is not None:
+        AUTO_PARAMS["shrink"] = args.shrink
 
     folder = data_root(args.data) / "m4-hourly"
     raw_train = m4score.read_m4_wide(folder / "Hourly-train.csv")
