@@ -9,7 +9,6 @@ from capforecast.ingest.connection import Connection
 from capforecast.ingest.files import read_series, read_table, write_series
 from capforecast.ingest.prometheus import fetch, fetch_cached
 from capforecast.ingest.queries import PRESETS, render
-from capforecast.ingest.sample import make_sample, make_telemetry, write_sample
 
 __all__ = [
     "PRESETS",
@@ -24,3 +23,12 @@ __all__ = [
     "write_sample",
     "write_series",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the sample module is also run as a script (python -m capforecast.ingest.sample): import it lazily
+    if name in ("make_sample", "make_telemetry", "write_sample"):
+        from capforecast.ingest import sample
+
+        return getattr(sample, name)
+    raise AttributeError(f"module 'capforecast.ingest' has no attribute {name!r}")

@@ -127,7 +127,7 @@ pools:
   - name: a100-train
     gpus_per_node: 8
     min_nodes: 4
-    max_nodes: 24
+    max_nodes: 32
     lead_time: 15m          # time to bring a GPU node up
     target_busy: 0.05       # demand may exceed capacity at most 5 % of the time
     scale_in_cooldown: 2h
@@ -138,7 +138,7 @@ pools:
   - name: h100-infer
     gpus_per_node: 8
     min_nodes: 2
-    max_nodes: 16
+    max_nodes: 20
     lead_time: 10m
     target_busy: 0.01
     scale_in_cooldown: 1h

@@ -155,20 +155,19 @@ class SeasonalQuantile(Forecaster):
         m = self.season_length_
         yhat = np.empty((len(self.ids_), horizon))
         qv = {q: np.empty_like(yhat) for q in quantiles}
+        h = np.arange(1, horizon + 1)
+        first = -1 + h - m * np.ceil(h / m).astype(int)  # offset from the end of history, same phase
+        offsets = first[:, None] - m * np.arange(self.n_seasons)[None, :]
         for i, uid in enumerate(self.ids_):
             y = self.history_[uid]
-            n = len(y)
-            samples = np.full((horizon, self.n_seasons), np.nan)
-            for h in range(1, horizon + 1):
-                first = n - 1 + h - m * int(np.ceil(h / m))
-                idx = first - m * np.arange(self.n_seasons)
-                idx = idx[idx >= 0]
-                samples[h - 1, : len(idx)] = y[idx]
+            idx = len(y) + offsets
+            samples = np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan)
             empty = np.isnan(samples).all(axis=1)
             if empty.any():
                 self.fallbacks_[uid] = "no observed value at some phases of the season: used all recent values"
                 samples[empty, 0] = np.nanmedian(y)
             yhat[i] = np.nanmedian(samples, axis=1)
-            for q in quantiles:
-                qv[q][i] = np.nanquantile(samples, q, axis=1)
+            levels = np.nanquantile(samples, quantiles, axis=1)
+            for k, q in enumerate(quantiles):
+                qv[q][i] = levels[k]
         return yhat, qv
