@@ -9,7 +9,7 @@ Examples
 >>> import numpy as np
 >>> training_levels((0.9, 0.1))
 [0.1, 0.5, 0.9]
->>> select_levels([0.1, 0.5, 0.9], np.array([[[0.0, 1.0, 3.0]]]), [0.7], model="gbm")[0.7].tolist()
+>>> select_levels([0.1, 0.5, 0.9], np.array([[[0.0, 1.0, 3.0]]]), [0.7], model="gbm")[0.7].round(6).tolist()
 [[2.0]]
 """
 
