@@ -44,7 +44,7 @@ import pandas as pd
 
 from capforecast._io import write_text
 from capforecast.errors import ModelError
-from capforecast.models.base import Forecaster, _jsonable, load_model
+from capforecast.models.base import Forecaster, jsonable, load_model
 
 __all__ = ["DEFAULT_ROOT", "list_models", "load", "load_metadata", "promote", "resolve", "save", "versions"]
 
@@ -171,14 +171,16 @@ def save(
             "alias": model.alias,
             "class": f"{type(model).__module__}:{type(model).__qualname__}",
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "params": _jsonable(model.get_params()),
+            "params": jsonable(model.get_params()),
             "step": str(model.step_),
             "training_window": {"start": str(min(model.first_ds_)), "end": str(max(model.last_ds_))},
             "series_ids": list(model.ids_),
             "fallbacks": dict(getattr(model, "fallbacks_", {})),
             "data_fingerprint": fingerprint(frame) if frame is not None else None,
-            "scores": _jsonable(dict(scores)) if scores else {},
-            "extra": _jsonable(dict(metadata)) if metadata else {},
+            "scores": jsonable(dict(scores)) if scores else {},
+            "extra": jsonable(dict(metadata)) if metadata else {},
+            # auto: the choice per series, every candidate's backtest scores and the reason
+            "selection": model.selection() if callable(getattr(model, "selection", None)) else None,
             "libraries": _library_versions(),
             "files": _checksums(tmp),
         }

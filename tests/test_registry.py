@@ -84,3 +84,19 @@ def test_concurrent_saves_get_distinct_complete_versions(tmp_path, fitted):
     assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".")]
     for v in got:
         registry.load("d", v, root=tmp_path)
+
+
+def test_auto_selection_is_recorded_in_the_registry_and_printed(tmp_path, capsys):
+    from pathlib import Path
+
+    from capforecast.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "series.csv"
+    assert main(["train", "--input", str(sample), "--model", "auto", "--registry", str(tmp_path),
+                 "--horizon", "24", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "model selection" in printed and "a100-train" in printed and "seasonal_naive" in printed
+    meta = registry.load_metadata("auto", "latest", root=tmp_path)
+    series = meta["selection"]["series"]
+    assert set(series) == {"a100-train", "h100-infer"}
+    assert all(entry["choice"] and entry["reason"] for entry in series.values())

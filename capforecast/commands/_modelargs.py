@@ -48,3 +48,11 @@ def build_model(args: argparse.Namespace, horizon: int | None = None) -> Any:
 
         params["quantiles"] = tuple(parse_quantiles(params["quantiles"]))
     return get_model(args.model, **params)
+
+
+def print_selection(model: object) -> None:
+    """Print what ``auto`` chose per series, with the backtest scores and the reason (other models: nothing)."""
+    report = getattr(model, "report", None)
+    if callable(report):
+        print("model selection (backtest MASE, lower is better; seasonal_naive is the floor):")
+        print(report().to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from capforecast.commands._modelargs import add_model_options, build_model
+from capforecast.commands._modelargs import add_model_options, build_model, print_selection
 
 logger = logging.getLogger("capforecast.forecast")
 
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.input:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
         model = build_model(args, args.horizon).fit(read_series(args.input))
+        print_selection(model)
     forecast = model.predict(args.horizon, quantiles=levels)
     write_frame(forecast, args.out)
     print(f"wrote {len(forecast)} rows ({forecast['unique_id'].nunique()} series x {args.horizon} steps) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from capforecast.commands._modelargs import add_model_options, build_model
+from capforecast.commands._modelargs import add_model_options, build_model, print_selection
 
 logger = logging.getLogger("capforecast.train")
 
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
     frame = read_series(args.input)
     model = build_model(args, args.horizon).fit(frame)
+    print_selection(model)
     name = args.name or args.model
     version = registry.save(model, name, root=args.registry, frame=frame,
                             metadata={"input": str(args.input)})

@@ -28,7 +28,7 @@ from capforecast import frames
 from capforecast._io import atomic_dir
 from capforecast.errors import ModelError, NotFittedError
 
-__all__ = ["FORMAT", "Forecaster", "load_model", "series_values"]
+__all__ = ["FORMAT", "Forecaster", "jsonable", "load_model", "season_steps", "series_values"]
 
 FORMAT = "capforecast-model"
 FORMAT_VERSION = 1
@@ -176,7 +176,7 @@ class Forecaster:
                 "format_version": FORMAT_VERSION,
                 "alias": self.alias,
                 "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": _jsonable(self.get_params()),
+                "params": jsonable(self.get_params()),
                 "capforecast_version": _version(),
                 "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
@@ -250,7 +250,7 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
     return model
 
 
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in params.items():
         try:
