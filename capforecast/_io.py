@@ -14,7 +14,7 @@ import pandas as pd
 
 from capforecast.errors import CapforecastError
 
-__all__ = ["atomic_dir", "atomic_path", "write_frame", "write_text"]
+__all__ = ["atomic_dir", "atomic_path", "publish", "write_frame", "write_text"]
 
 
 @contextlib.contextmanager
@@ -79,16 +79,23 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir() would
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        publish(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Move a finished file or folder ``src`` over ``dst``: a file by one rename, a folder by moving the old one
+    aside, renaming the new one in and deleting the old one (``dst`` is never missing or half-written)."""
+    src, dst = Path(src), Path(dst)
+    if src.is_dir() and dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
 
 
 def _umask() -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,20 +74,9 @@ def _read_frame(path: str, what: str):  # noqa: ANN202 - returns a DataFrame
     return df
 
 
-def _publish(src: Path, dst: Path) -> None:
-    """Move ``src`` over ``dst`` (a file by rename, a folder by swapping it with the old one)."""
-    if src.is_dir() and dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
-
-
 def run(args: argparse.Namespace) -> int:
     from capforecast import frames
-    from capforecast._io import write_frame
+    from capforecast._io import publish, write_frame
     from capforecast.emit import write_overlay, write_plan_json, write_report
     from capforecast.ingest.files import read_series
     from capforecast.planning import load_pools, plan_capacity
@@ -113,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         write_report(stage, plan=plan, pools=pools, forecast=forecast, history=history, previous_plan=previous)
         out.mkdir(exist_ok=True)
         for name in ("k8s", "report", "report.md", "plan.json", "plan.csv"):
-            _publish(stage / name, out / name)
+            publish(stage / name, out / name)
     overlay = [out / f.relative_to(stage) for f in overlay]
     paths, report = [out / "plan.csv", out / "plan.json"], out / "report.md"
     for path in paths:
