@@ -54,6 +54,12 @@ def _need(df: pd.DataFrame, cols: Sequence[str], path: Path, option: str) -> Non
         )
 
 
+def _lines(raw: pd.Series, bad: np.ndarray) -> str:
+    """The first five offending values with their file line numbers (line 1 is the header)."""
+    shown = zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False)
+    return ", ".join(f"line {i + 2}: {v!r}" for i, v in shown)
+
+
 def _parse_times(raw: pd.Series, path: Path, col: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw):
         parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
@@ -66,10 +72,8 @@ def _parse_times(raw: pd.Series, path: Path, col: str) -> pd.Series:
             parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        shown = zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False)
-        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in shown)
         raise IngestError(
-            f"{path}: {int(bad.sum())} unparseable timestamp(s) in column {col!r} ({rows}); use RFC 3339 "
+            f"{path}: {int(bad.sum())} unparseable timestamp(s) in column {col!r} ({_lines(raw, bad)}); use RFC 3339 "
             "(2026-05-01T00:00:00Z) or Unix seconds, or fix/remove those rows"
         )
     return parsed
@@ -79,11 +83,9 @@ def _to_float(raw: pd.Series, path: Path, col: str) -> pd.Series:
     values = pd.to_numeric(raw, errors="coerce")
     bad = (values.isna() & raw.notna()).to_numpy()
     if bad.any():
-        shown = zip(np.flatnonzero(bad)[:5], raw[bad].head(5), strict=False)
-        rows = ", ".join(f"line {i + 2}: {v!r}" for i, v in shown)
         raise IngestError(
-            f"{path}: {int(bad.sum())} non-numeric value(s) in column {col!r} ({rows}); leave a missing value "
-            "empty instead of writing text"
+            f"{path}: {int(bad.sum())} non-numeric value(s) in column {col!r} ({_lines(raw, bad)}); leave a missing "
+            "value empty instead of writing text"
         )
     return values.astype("float64")
 

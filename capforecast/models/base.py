@@ -93,7 +93,7 @@ class Forecaster:
 
         Missing steps become NaN (reported by a warning); each model documents how it treats them.
         """
-        frame = frames.regularize(frames.validate(df))
+        frame = frames.regularize(df)  # validates the frame, then marks missing steps NaN
         self.step_ = frames.infer_step(frame)
         self.ids_ = [str(u) for u in pd.unique(frame["unique_id"])]
         self.last_ds_ = frame.groupby("unique_id", sort=True)["ds"].max()
