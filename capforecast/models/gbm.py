@@ -151,6 +151,10 @@ class GBMForecaster(FallbackMixin, Forecaster):
             rows_x.append(feat.direct_features(yin, exog, o, h, ds[t], m))
             rows_y.append(target[t])
         X, Y = np.vstack(rows_x), np.concatenate(rows_y)
+        # A feature never observed in this history (e.g. the weekly lag with under a week of data) is all NaN,
+        # which scikit-learn's binning cannot take; hold it constant so it is simply never split on.
+        self.empty_features_ = np.isnan(X).all(axis=0)
+        X[:, self.empty_features_] = 0.0
         self.models_ = {}
         for q in self.levels_:
             reg = HistGradientBoostingRegressor(
@@ -200,6 +204,9 @@ class GBMForecaster(FallbackMixin, Forecaster):
                 ds = pd.date_range(self.last_ds_[uid] + self.step_, periods=horizon, freq=self.step_)
                 rows.append(feat.direct_features(yin, exog, o, h, ds, m))
             X = np.vstack(rows)
+            empty = getattr(self, "empty_features_", None)
+            if empty is not None:
+                X[:, empty] = 0.0
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=int(self.n_threads), user_api="openmp"):

@@ -66,3 +66,15 @@ def test_gbm_update_forecasts_from_newer_history_without_retraining(hard, season
     pd.testing.assert_frame_equal(model.update(older).predict(12), get_model("gbm", **SMALL).fit(older).predict(12))
     with pytest.raises(ModelError, match="were not in the training data"):
         model.update(frame.assign(unique_id=frame["unique_id"] + "x"))
+
+
+def test_gbm_fits_under_a_week_of_hourly_history(seasonal):
+    # The weekly-lag feature is all NaN with under a week of history; scikit-learn's binning used to raise
+    # "window shape cannot be larger than input array shape" on it.
+    frame = seasonal(days=4)
+    model = get_model("gbm", **SMALL).fit(frame)
+    assert model.empty_features_.any()
+    fc = model.predict(24, quantiles=[0.5])
+    assert np.isfinite(fc["yhat"]).all()
+    for uid, g in fc.groupby("unique_id"):
+        assert g["yhat"].mean() == pytest.approx(frame[frame.unique_id == uid]["y"].tail(24).mean(), rel=0.15)
