@@ -6,6 +6,8 @@ and a crash or a timeout of one model does not take the whole benchmark down.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import multiprocessing as mp
 import resource
@@ -79,3 +81,30 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], digit
     rule = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(fmt(r.get(c), digits) for c in columns) + " |" for r in rows]
     return "\n".join([head, rule, *body])
+
+
+def add_auto_options(parser: argparse.ArgumentParser, default_candidates: str) -> None:
+    """The options both accuracy benchmarks take for ``auto`` and for each model's time limit."""
+    parser.add_argument("--auto-candidates", default=default_candidates,
+                        help=f"auto's candidates (default: {default_candidates})")
+    parser.add_argument("--auto-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="an AutoForecaster parameter, e.g. shrink=0, max_losses=null, default=seasonal_naive "
+                             "(VALUE is read as JSON when it parses, else as a string); repeatable")
+    parser.add_argument("--shrink", type=float, default=None, help="same as --auto-param shrink=VALUE")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
+
+
+def auto_params(args: argparse.Namespace) -> dict[str, Any]:
+    """``{parameter: value}`` from ``--auto-param`` and ``--shrink``."""
+    params: dict[str, Any] = {}
+    for item in args.auto_param:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--auto-param {item!r}: expected KEY=VALUE, e.g. shrink=0")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    if args.shrink is not None:
+        params["shrink"] = args.shrink
+    return params

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, measured  # noqa: E402
+from _common import add_auto_options, auto_params, markdown_table, measured  # noqa: E402
 
 from capforecast.datasets import load_helios  # noqa: E402
 from capforecast.evaluation import conformal_offsets, cross_validation  # noqa: E402
@@ -78,17 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None, help="shared data folder holding helios-earth/")
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default: {DEFAULT_MODELS})")
-    parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"default: {DEFAULT_AUTO}")
     parser.add_argument("--lstm-refit", type=int, default=WINDOWS,
                         help="refit the LSTM every K origins, update() in between (default: 7 = fit once)")
-    parser.add_argument("--shrink", type=float, default=None,
-                        help="auto's weight of seasonal naive in a non-floor choice (default: auto's own)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
+    parser.add_argument("--offset-days", type=int, default=0,
+                        help="leave out the last N days first: --offset-days 7 backtests the validation week "
+                             "(the 7 origins before the test week), for choosing settings without the test week")
+    add_auto_options(parser, DEFAULT_AUTO)
     args = parser.parse_args(argv)
-    if args.shrink is not None:
-        AUTO_PARAMS["shrink"] = args.shrink
+    AUTO_PARAMS.update(auto_params(args))
 
     frame = load_helios(args.data)
+    if args.offset_days:
+        frame = frame[frame["ds"] <= frame["ds"].max() - pd.Timedelta(days=args.offset_days)]
     ids = sorted(frame["unique_id"].unique())
     print(f"Helios Earth: {len(ids)} series (16 VCs + earth), {frame['ds'].min()} .. {frame['ds'].max()}, "
           f"{WINDOWS} origins x {H} h", file=sys.stderr)
@@ -108,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         per_series[name] = scores
         vcs = scores.drop(index="earth", errors="ignore")
         native, conformal = rolling_conformal_coverage(bt.forecasts)
-        row.update({"MASE (16 VCs)": vcs["mase"].mean(), "sMAPE (16 VCs)": vcs["smape"].mean(),
+        finite = vcs["mase"][np.isfinite(vcs["mase"])]  # a VC idle through its history has no MASE scale
+        if len(finite) < len(vcs):
+            row["note"] = f"MASE over the {len(finite)} VCs whose history varies"
+        row.update({"MASE (16 VCs)": finite.mean(), "sMAPE (16 VCs)": vcs["smape"].mean(),
                     "MASE earth": scores.loc["earth", "mase"], "sMAPE earth": scores.loc["earth", "smape"],
                     "P90 cov. native": native, "P90 cov. conformal": conformal})
         rows.append(row)
@@ -122,10 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         table = [{"series": uid, **{m: s.loc[uid, "mase"] for m, s in per_series.items()}} for uid in ids]
         print("\nMASE per series (7 origins x 24 h):")
         print(markdown_table(table, ["series", *per_series]))
+        sn_smape = per_series["seasonal_naive"]["smape"]
         for name, s in per_series.items():
             worse = [uid for uid in ids if s.loc[uid, "mase"] > sn.loc[uid] + 1e-12]
-            print(f"{name}: worse than seasonal naive on {len(worse)} of {len(ids)} series"
-                  + (f" ({', '.join(worse)})" if worse else ""))
+            worse_smape = [uid for uid in ids if s.loc[uid, "smape"] > sn_smape.loc[uid] + 1e-9]
+            print(f"{name}: worse than seasonal naive on {len(worse)} of {len(ids)} series by MASE"
+                  + (f" ({', '.join(worse)})" if worse else "")
+                  + f", on {len(worse_smape)} by sMAPE" + (f" ({', '.join(worse_smape)})" if worse_smape else ""))
     return 0
 
 

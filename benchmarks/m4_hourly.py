@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, measured  # noqa: E402
+from _common import add_auto_options, auto_params, markdown_table, measured  # noqa: E402
 
 from capforecast.datasets import data_root, load_m4_hourly  # noqa: E402
 from capforecast.evaluation import conformalize, cross_validation, metrics  # noqa: E402
@@ -95,15 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None, help="shared data folder holding m4-hourly/")
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default: {DEFAULT_MODELS})")
-    parser.add_argument("--auto-candidates", default=DEFAULT_AUTO, help=f"auto's candidates (default: {DEFAULT_AUTO})")
     parser.add_argument("--windows", type=int, default=5, help="auto's backtest windows (default: 5)")
     parser.add_argument("--no-conformal", action="store_true", help="skip the conformal coverage column")
-    parser.add_argument("--shrink", type=float, default=None,
-                        help="auto's weight of seasonal naive in a non-floor choice (default: auto's own)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
+    add_auto_options(parser, DEFAULT_AUTO)
     args = parser.parse_args(argv)
-    if args.shrink is not None:
-        AUTO_PARAMS["shrink"] = args.shrink
+    AUTO_PARAMS.update(auto_params(args))
 
     folder = data_root(args.data) / "m4-hourly"
     raw_train = m4score.read_m4_wide(folder / "Hourly-train.csv")

@@ -54,5 +54,6 @@ def print_selection(model: object) -> None:
     """Print what ``auto`` chose per series, with the backtest scores and the reason (other models: nothing)."""
     report = getattr(model, "report", None)
     if callable(report):
-        print("model selection (backtest MASE, lower is better; seasonal_naive is the floor):")
+        print("model selection (backtest MASE, lower is better; a switch from the default needs consistent wins, "
+              "and seasonal_naive is the floor):")
         print(report().to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -1,11 +1,17 @@
-"""``auto``: choose the best model per series by a rolling-origin backtest, never worse than seasonal naive.
+"""``auto``: choose a model per series by a rolling-origin backtest, switching only on consistent evidence.
 
-At ``fit``, every candidate model (and, optionally, two ensembles of them) is backtested on the last
-``n_windows`` windows of ``horizon`` steps of each series. Each series gets the candidate with the best
-score, but only among candidates whose backtest MASE is no worse than ``seasonal_naive``'s (the floor):
-when nothing beats the floor, the series keeps seasonal naive. The chosen models are then refit on all
-the history. Quantiles are calibrated by split conformal prediction on the backtest residuals of the
-chosen model (see :mod:`capforecast.evaluation.conformal`), so a P90 covers about 90 % out of sample.
+At ``fit``, every candidate model (and the median of them all) is backtested on the last ``n_windows``
+windows of ``horizon`` steps of each series. Every series starts from a robust *default*, ``median3``: the
+median of seasonal naive, naive and the 7-day same-hour median, which is never far from the best of the
+three. A candidate replaces the default only on consistent evidence: a lower mean backtest MASE, a worse
+MASE in at most ``max_losses`` of the windows, and a mean MASE no worse than ``seasonal_naive``'s (the
+floor). Seasonal naive itself replaces the default by the same rule. A backtest of a few windows of bursty
+demand picks winners partly by luck; requiring a win in (nearly) every window, and blending a chosen
+challenger with the better of the default and seasonal naive (``shrink``), keeps the gains that persist and
+limits the losses from luck.
+The chosen models are then refit on all the history. Quantiles are calibrated by split conformal
+prediction on the backtest residuals of the chosen forecast (see :mod:`capforecast.evaluation.conformal`),
+so a P90 covers about 90 % out of sample.
 
 The choice, every candidate's scores and the reason are kept in ``choice_``, ``scores_`` and
 ``reasons_``, printed by :meth:`AutoForecaster.report`, and written into ``metadata.json`` on ``save``.
@@ -49,13 +55,16 @@ DEFAULT_CANDIDATES = (
     "seasonal_median_weekly",
 )
 FLOOR = "seasonal_naive"
-ENSEMBLES = ("ensemble_median", "ensemble_top2")
+#: The default every series starts from: the median of these three candidates' forecasts.
+MEDIAN3 = "median3"
+MEDIAN3_MEMBERS = ("seasonal_naive", "naive", "seasonal_median_daily")
+
 _STATE = "auto_state.joblib"
 _MIN_RESIDUALS = 10
 
 
 class AutoForecaster(Forecaster):
-    """Per-series model selection by backtest, with seasonal naive as the floor and conformal quantiles.
+    """Per-series model selection by backtest: a robust default, consistent evidence to switch, a floor.
 
     Parameters
     ----------
@@ -64,13 +73,19 @@ class AutoForecaster(Forecaster):
     horizon : backtest horizon in steps (default: one day of steps); use the horizon you will forecast.
     n_windows : backtest windows (fewer are used automatically when the history is short).
     metric : ``'mase'`` (default), ``'smape'`` or ``'owa'`` (mean of MASE and sMAPE relative to seasonal
-        naive, as M4's OWA): what "best" means among the candidates that pass the MASE floor.
-    ensemble : also consider the median of all candidates and the mean of each series' two best.
+        naive, as M4's OWA): what "best" means among the candidates that may replace the default.
+    ensemble : also consider the median of all candidates (``ensemble_median``).
     calibrate : conformal quantiles from backtest residuals (else the chosen model's own quantiles).
-    shrink : weight of seasonal naive in the forecast of a series whose choice is another model: the
-        forecast is ``(1 - shrink) * chosen + shrink * seasonal_naive``. A backtest win over a few windows is
-        partly luck; shrinking toward the floor keeps most of the gain and limits the loss when the luck
-        runs out (0 = use the chosen model alone).
+    default : what a series keeps unless a candidate beats it consistently: ``'median3'`` (the median of
+        seasonal naive, naive and seasonal_median_daily; seasonal naive when one of them is not a
+        candidate) or the name of a candidate, e.g. ``'seasonal_naive'``.
+    max_losses : a candidate replaces the default only if it is worse than the default in at most this many
+        backtest windows, and in fewer than half of them (and better on the mean); ``None`` compares the
+        means only.
+    shrink : for a series whose choice is a challenger (not the default, not seasonal naive), the weight of
+        the *anchor*, the more accurate on the backtest of the default and seasonal naive: the forecast is
+        ``(1 - shrink) * chosen + shrink * anchor``. A backtest win over a few windows is partly luck; the
+        blend keeps most of the gain and limits the loss when the luck runs out (0 = the chosen model alone).
     n_jobs, progress : passed to the backtest.
 
     Examples
@@ -93,6 +108,8 @@ class AutoForecaster(Forecaster):
         metric: str = "mase",
         ensemble: bool = True,
         calibrate: bool = True,
+        default: str = MEDIAN3,
+        max_losses: int | None = 1,
         shrink: float = 0.5,
         n_jobs: int = 1,
         progress: bool = False,
@@ -103,6 +120,8 @@ class AutoForecaster(Forecaster):
         self.metric = metric
         self.ensemble = ensemble
         self.calibrate = calibrate
+        self.default = default
+        self.max_losses = max_losses
         self.shrink = shrink
         self.n_jobs = n_jobs
         self.progress = progress
@@ -140,9 +159,15 @@ class AutoForecaster(Forecaster):
             raise ConfigError(f"auto: shrink must be between 0 and 1, got {self.shrink!r}; e.g. 0.5 or 0 (off)")
         if self.metric not in ("owa", "mase", "smape"):
             raise ConfigError(f"auto: metric must be 'owa', 'mase' or 'smape', got {self.metric!r}")
+        losses = self.max_losses
+        if losses is not None and (isinstance(losses, bool) or not isinstance(losses, (int, np.integer)) or losses < 0):
+            raise ConfigError(f"auto: max_losses must be a whole number >= 0 or None, got {losses!r}; e.g. 1")
         m = season_length(self.step_)
         h = int(self.horizon) if self.horizon else m
         models = self._models(h)
+        if self.default != MEDIAN3 and self.default not in models and self.default not in self.skipped_:
+            raise ConfigError(f"auto: default {self.default!r} is not among the candidates {sorted(models)}; "
+                              f"use '{MEDIAN3}' or one of the candidates")
         min_len = int(frame.groupby("unique_id")["y"].size().min())
         windows = max(1, min(int(self.n_windows), (min_len - 2 * m) // h))
         if min_len - h < m + 1:
@@ -165,74 +190,109 @@ class AutoForecaster(Forecaster):
         wide = fc.pivot_table(index=["unique_id", "cutoff", "ds"], columns="model", values="yhat",
                               aggfunc="first", sort=True)
         wide.columns = [str(c) for c in wide.columns]
-        base = [c for c in wide.columns]
+        base = list(wide.columns)
         wide["y"] = fc.drop_duplicates(["unique_id", "cutoff", "ds"]).set_index(["unique_id", "cutoff", "ds"])[
             "y"].reindex(wide.index)
-        if self.ensemble and len(base) >= 3:
-            wide["ensemble_median"] = wide[base].median(axis=1, skipna=True)
         self.base_candidates_ = base
+        self.combined_: dict[str, list[str]] = {}  # combination name -> members (combined by the median)
+        if self.ensemble and len(base) >= 3:
+            self.combined_["ensemble_median"] = list(base)
+        if self.default == MEDIAN3:
+            if set(MEDIAN3_MEMBERS) <= set(base):
+                self.combined_[MEDIAN3] = list(MEDIAN3_MEMBERS)
+                self.default_ = MEDIAN3
+            else:
+                self.default_ = FLOOR
+                missing = sorted(set(MEDIAN3_MEMBERS) - set(base))
+                self.skipped_[MEDIAN3] = f"needs {missing} among the candidates; the default is seasonal_naive"
+        elif self.default in base:
+            self.default_ = str(self.default)
+        else:  # the default candidate failed in the backtest (listed in skipped_)
+            self.default_ = FLOOR
+        for name, members in self.combined_.items():
+            wide[name] = wide[members].median(axis=1, skipna=True)
         return wide
 
-    def _scores(self, wide: pd.DataFrame, frame: pd.DataFrame, m: int, names: list[str]) -> pd.DataFrame:
+    def _window_scores(self, wide: pd.DataFrame, frame: pd.DataFrame, m: int, names: list[str]) -> pd.DataFrame:
+        """MASE and sMAPE per series, candidate and backtest window."""
         from capforecast.evaluation.scoring import score_forecasts
 
         long = wide[names + ["y"]].reset_index().melt(
             id_vars=["unique_id", "cutoff", "ds", "y"], var_name="model", value_name="yhat")
         long = long.dropna(subset=["yhat"])
-        per_window = score_forecasts(long, frame, m=m)
-        return per_window.groupby(["unique_id", "model"])[["mase", "smape"]].mean().reset_index()
+        return score_forecasts(long, frame, m=m)[["unique_id", "model", "cutoff", "mase", "smape"]]
 
     def _select(self, wide: pd.DataFrame, frame: pd.DataFrame, m: int) -> None:
         names = [c for c in wide.columns if c != "y"]
-        scores = self._scores(wide, frame, m, names)
-        table = scores.pivot(index="unique_id", columns="model", values="mase")
-        top2: dict[str, list[str]] = {}
-        if self.ensemble and len(self.base_candidates_) >= 2:
-            for uid, row in table[self.base_candidates_].iterrows():
-                top2[str(uid)] = list(row.dropna().sort_values().index[:2])
-            pick = pd.Series({k: v for k, v in top2.items()}).reindex(wide.index.get_level_values(0))
-            values = wide[self.base_candidates_].to_numpy()
-            col = {c: i for i, c in enumerate(self.base_candidates_)}
-            idx = np.array([[col[p[0]], col[p[-1]]] for p in pick])
-            rows = np.arange(len(wide))
-            wide["ensemble_top2"] = 0.5 * (values[rows, idx[:, 0]] + values[rows, idx[:, 1]])
-            scores = pd.concat([scores, self._scores(wide, frame, m, ["ensemble_top2"])], ignore_index=True)
-        floor = scores.loc[scores["model"] == FLOOR, ["unique_id", "mase", "smape"]]
-        scores = scores.merge(floor.rename(columns={"mase": "mase_floor", "smape": "smape_floor"}),
-                              on="unique_id", how="left")
+        per_window = self._window_scores(wide, frame, m, names)
+        scores = per_window.groupby(["unique_id", "model"])[["mase", "smape"]].mean().reset_index()
+        default = self.default_
+        by_window = per_window.pivot_table(index=["unique_id", "cutoff"], columns="model", values="mase",
+                                           aggfunc="first", dropna=False)
+        # windows in which each candidate's MASE is worse than the default's (NaN: a flat history, no loss)
+        worse = by_window.gt(by_window[default], axis=0).groupby(level="unique_id").sum().stack()
+        pairs = pd.MultiIndex.from_arrays([scores["unique_id"], scores["model"]])
+        scores["losses"] = worse.reindex(pairs).fillna(0).astype(int).to_numpy()
+        ref = {}
+        for name, suffix in ((FLOOR, "floor"), (default, "default")):
+            part = scores.loc[scores["model"] == name, ["unique_id", "mase", "smape"]]
+            ref[suffix] = part.rename(columns={"mase": f"mase_{suffix}", "smape": f"smape_{suffix}"})
+        scores = scores.merge(ref["floor"], on="unique_id", how="left").merge(ref["default"], on="unique_id",
+                                                                              how="left")
         rel = {"mase": scores["mase"] / scores["mase_floor"], "smape": scores["smape"] / scores["smape_floor"]}
         scores["score"] = 0.5 * (rel["mase"] + rel["smape"]) if self.metric == "owa" else rel[self.metric]
         scores["passes_floor"] = (scores["mase"] <= scores["mase_floor"]) | (scores["model"] == FLOOR)
+        n = self.backtest_windows_
+        allowed = None if self.max_losses is None else min(int(self.max_losses), (n - 1) // 2)  # and < half
+        consistent = scores["losses"] <= (np.inf if allowed is None else allowed)
+        scores["beats_default"] = (
+            (scores["mase"] < scores["mase_default"]) & consistent & scores["passes_floor"]
+            & np.isfinite(scores["score"]) & (scores["model"] != default)
+        )
         self.scores_ = scores.rename(columns={"model": "candidate"})[
-            ["unique_id", "candidate", "mase", "smape", "score", "passes_floor"]].reset_index(drop=True)
-        self.choice_, self.reasons_, self.ensemble_members_ = {}, {}, {}
+            ["unique_id", "candidate", "mase", "smape", "score", "losses", "passes_floor", "beats_default"]
+        ].reset_index(drop=True)
+        rule = f"a lower mean MASE, worse in at most {allowed} of {n} window(s)" \
+            if allowed is not None else "a lower mean MASE"
+        self.choice_, self.reasons_, self.anchor_ = {}, {}, {}
         for uid, group in self.scores_.groupby("unique_id"):
             uid = str(uid)
-            ok = group[group["passes_floor"] & np.isfinite(group["score"])]
-            best = ok.sort_values(["score", "mase"]).iloc[0] if len(ok) else group[group["candidate"] == FLOOR].iloc[0]
+            ok = group[group["beats_default"]]
+            dflt = group[group["candidate"] == default].iloc[0]
+            best = ok.sort_values(["score", "mase"]).iloc[0] if len(ok) else dflt
             sn = group[group["candidate"] == FLOOR].iloc[0]
             name = str(best["candidate"])
             self.choice_[uid] = name
-            if name == "ensemble_median":
-                self.ensemble_members_[uid] = list(self.base_candidates_)
-            elif name == "ensemble_top2":
-                self.ensemble_members_[uid] = top2[uid]
-            self.reasons_[uid] = (
-                f"{name}: backtest MASE {best['mase']:.3f}, sMAPE {best['smape']:.2f} vs seasonal_naive "
-                f"{sn['mase']:.3f}, {sn['smape']:.2f} ({self.backtest_windows_} window(s) of "
-                f"{self.backtest_horizon_} steps, best {self.metric} of {len(group)} candidates"
-                + (")" if name != FLOOR else "; nothing beat the floor)")
-            )
+            # a challenger is blended with the more accurate (on the backtest) of the default and the floor
+            self.anchor_[uid] = FLOOR if sn["mase"] < dflt["mase"] else default
+            versus = (f"seasonal_naive {_mase(sn['mase'])}, {sn['smape']:.2f}; {n} window(s) of "
+                      f"{self.backtest_horizon_} steps")
+            if name == default:
+                self.reasons_[uid] = (
+                    f"{name} (the default): backtest MASE {_mase(best['mase'])}, sMAPE {best['smape']:.2f} vs "
+                    f"{versus}; no candidate beat it consistently ({rule})"
+                )
+            else:
+                blended = name != FLOOR and float(self.shrink) > 0
+                self.reasons_[uid] = (
+                    f"{name}: backtest MASE {_mase(best['mase'])}, sMAPE {best['smape']:.2f} vs the default {default} "
+                    f"{_mase(dflt['mase'])}, worse in {int(best['losses'])} of {n} window(s); vs {versus}"
+                    + (f"; blended with {float(self.shrink):.0%} of {self.anchor_[uid]}" if blended else "")
+                )
         chosen = wide.reset_index()
-        self.residuals_, self.floor_residuals_ = {}, {}
+        self.residuals_, self.default_residuals_, self.floor_residuals_ = {}, {}, {}
         for uid, g in chosen.groupby("unique_id"):
             self.residuals_[str(uid)] = (g["y"] - g[self.choice_[str(uid)]]).to_numpy(dtype=float)
+            self.default_residuals_[str(uid)] = (g["y"] - g[default]).to_numpy(dtype=float)
             self.floor_residuals_[str(uid)] = (g["y"] - g[FLOOR]).to_numpy(dtype=float)
 
+    def _members_of(self, name: str) -> list[str]:
+        return list(self.combined_.get(name, [name]))
+
     def _fit_members(self, frame: pd.DataFrame, models: dict[str, Forecaster]) -> None:
-        needed = set(self.choice_.values()) - set(ENSEMBLES) | {FLOOR}
-        for members in self.ensemble_members_.values():
-            needed |= set(members)
+        needed = {FLOOR, *self._members_of(self.default_)}
+        for name in set(self.choice_.values()):
+            needed |= set(self._members_of(name))
         self.members_: dict[str, Forecaster] = {}
         for name in sorted(needed):
             try:
@@ -241,14 +301,21 @@ class AutoForecaster(Forecaster):
                 if name == FLOOR:
                     raise
                 self.skipped_[name] = f"final fit failed: {str(exc).splitlines()[0]}"
+        if any(p not in self.members_ for p in self._members_of(self.default_)):
+            lost = self.default_
+            self.default_, self.default_residuals_ = FLOOR, dict(self.floor_residuals_)
+            self.anchor_ = dict.fromkeys(self.anchor_, FLOOR)
+            for uid, name in self.choice_.items():
+                if name == lost:
+                    self.choice_[uid] = FLOOR
+                    self.reasons_[uid] = f"seasonal_naive: the default {lost} failed on the full history"
+                    self.residuals_[uid] = self.floor_residuals_[uid]
         for uid, name in list(self.choice_.items()):
-            parts = self.ensemble_members_.get(uid, [name])
-            lost = [p for p in parts if p not in self.members_]
+            lost = [p for p in self._members_of(name) if p not in self.members_]
             if lost:
-                self.choice_[uid] = FLOOR
-                self.ensemble_members_.pop(uid, None)
-                self.reasons_[uid] = f"seasonal_naive: {name} was chosen but {lost} failed on the full history"
-                self.residuals_[uid] = self.floor_residuals_[uid]
+                self.choice_[uid] = self.default_
+                self.reasons_[uid] = f"{self.default_}: {name} was chosen but {lost} failed on the full history"
+                self.residuals_[uid] = self.default_residuals_[uid]
 
     # ------------------------------------------------------------------ predict
     def _predict(self, horizon: int, quantiles: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
@@ -257,41 +324,42 @@ class AutoForecaster(Forecaster):
         native = not self.calibrate or any(
             np.isfinite(self.residuals_.get(u, np.array([]))).sum() < _MIN_RESIDUALS for u in self.ids_)
         levels = sorted(set(quantiles) | {0.5}) if native else [0.5]
-        cols = [frames.quantile_column(q) for q in levels]
+        cols = ["yhat", *[frames.quantile_column(q) for q in levels]]
         member_fc = {}
         for name, model in self.members_.items():
             fc = model.predict(horizon, quantiles=levels)
             fc["step"] = fc.groupby("unique_id", sort=False).cumcount()
             member_fc[name] = {
                 col: fc.pivot(index="unique_id", columns="step", values=col).reindex(self.ids_).to_numpy()
-                for col in ["yhat", *cols]
+                for col in cols
             }
+
+        def combined(name: str, col: str, i: int) -> np.ndarray:
+            parts = np.stack([member_fc[p][col][i] for p in self._members_of(name)])
+            return np.median(parts, axis=0)
+
+        default = self.default_
         n = len(self.ids_)
         yhat = np.empty((n, horizon))
         qv = {q: np.empty((n, horizon)) for q in quantiles}
         for i, uid in enumerate(self.ids_):
-            parts = self.ensemble_members_.get(uid, [self.choice_[uid]])
-            combine = np.median if self.choice_[uid] == "ensemble_median" else np.mean
-
-            def pick(col: str, i: int = i, parts: list[str] = parts, combine: Any = combine) -> np.ndarray:
-                return combine(np.stack([member_fc[p][col][i] for p in parts]), axis=0)
-
-            w = 0.0 if self.choice_[uid] == FLOOR else float(self.shrink)
-
-            def blend(col: str, i: int = i, w: float = w, pick: Any = pick) -> np.ndarray:
-                return (1.0 - w) * pick(col) + w * member_fc[FLOOR][col][i] if w else pick(col)
-
-            yhat[i] = blend("yhat")
+            choice = self.choice_[uid]
+            anchor = self.anchor_[uid]
+            w = 0.0 if choice in (default, FLOOR) else float(self.shrink)
+            out = {col: (1.0 - w) * combined(choice, col, i) + (w * combined(anchor, col, i) if w else 0.0)
+                   for col in (cols if native else ["yhat"])}
+            yhat[i] = out["yhat"]
             res = self.residuals_.get(uid)
             if res is not None and w:
-                res = (1.0 - w) * res + w * self.floor_residuals_[uid]
+                anchor_res = self.floor_residuals_ if anchor == FLOOR else self.default_residuals_
+                res = (1.0 - w) * res + w * anchor_res[uid]
             if self.calibrate and res is not None and np.isfinite(res).sum() >= _MIN_RESIDUALS:
                 offsets = conformal_offsets(res, quantiles)
                 for q in quantiles:
                     qv[q][i] = yhat[i] + float(offsets[q])
             else:
                 for q in quantiles:
-                    qv[q][i] = blend(frames.quantile_column(q))
+                    qv[q][i] = out[frames.quantile_column(q)]
         return yhat, qv
 
     # ------------------------------------------------------------------ reporting and persistence
@@ -335,7 +403,13 @@ class AutoForecaster(Forecaster):
     def _load_state(self, directory: Path) -> None:
         from capforecast.models.base import load_model
 
-        self.__dict__.update(joblib.load(directory / _STATE))
+        state = joblib.load(directory / _STATE)
+        if "default_" not in state:
+            raise ModelError(
+                f"{directory} holds an auto model from capforecast 0.1, whose selection rule has changed; "
+                "retrain it (capforecast train --model auto ...) and save again"
+            )
+        self.__dict__.update(state)
         members_dir = directory / "members"
         self.members_ = {p.name: load_model(p) for p in sorted(members_dir.iterdir())} if members_dir.is_dir() \
             else {}
@@ -343,3 +417,7 @@ class AutoForecaster(Forecaster):
 
 def _num(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def _mase(value: float) -> str:
+    return "n/a (flat history)" if np.isnan(value) else f"{value:.3f}"

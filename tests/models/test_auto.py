@@ -1,9 +1,10 @@
-"""AutoForecaster: per-series choice by backtest, the seasonal-naive floor, conformal quantiles, save/load."""
+"""AutoForecaster: per-series choice by backtest from a default, the seasonal-naive floor, quantiles, save/load."""
 
 from __future__ import annotations
 
 import json
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,24 +29,75 @@ def _frame(days: int = 12, n_seasonal: int = 1, seed: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).sort_values(["unique_id", "ds"], ignore_index=True)
 
 
-def test_chooses_per_series_and_never_below_the_floor() -> None:
-    auto = AutoForecaster(candidates=FAST, horizon=24, n_windows=2).fit(_frame())
-    assert auto.choice_["walk"] in ("naive", "ensemble_top2")      # a random walk: last value wins
+def test_chooses_per_series_from_a_default_with_the_floor() -> None:
+    auto = AutoForecaster(candidates=FAST, horizon=24, n_windows=3).fit(_frame())
+    assert auto.default_ == "median3"
     assert auto.choice_["s0"] != "naive"                           # a daily cycle: never the flat line
+    assert set(auto.scores_["candidate"]) == set(FAST) | {"ensemble_median", "median3"}
     s = auto.scores_.set_index(["unique_id", "candidate"])
-    assert set(auto.scores_["candidate"]) >= set(FAST) | {"ensemble_median", "ensemble_top2"}
     for uid, choice in auto.choice_.items():
-        assert s.loc[(uid, choice), "mase"] <= s.loc[(uid, "seasonal_naive"), "mase"]
         assert "backtest MASE" in auto.reasons_[uid]
+        if choice == "median3":
+            assert "no candidate beat it consistently" in auto.reasons_[uid]
+            continue
+        row = s.loc[(uid, choice)]                                   # a switch needs consistent evidence ...
+        assert row["mase"] < s.loc[(uid, "median3"), "mase"] and row["losses"] <= 1
+        assert row["mase"] <= s.loc[(uid, "seasonal_naive"), "mase"]  # ... and never loses to the floor
     rep = auto.report()
-    assert list(rep["unique_id"]) == ["s0", "walk"] and (rep["mase"] <= rep["mase_seasonal_naive"]).all()
-    # shrink: a non-floor choice is blended with seasonal naive (default half and half)
-    blended = auto.predict(24).set_index(["unique_id", "ds"])["yhat"]
-    alone = auto.set_params(shrink=0.0).predict(24).set_index(["unique_id", "ds"])["yhat"]
-    floor = auto.members_["seasonal_naive"].predict(24).set_index(["unique_id", "ds"])["yhat"]
-    np.testing.assert_allclose(blended.loc["walk"], 0.5 * (alone.loc["walk"] + floor.loc["walk"]))
+    assert list(rep["unique_id"]) == ["s0", "walk"]
+    assert list(rep.columns) == ["unique_id", "choice", "mase", "smape", "mase_seasonal_naive", "reason"]
+    # shrink: a challenger (other than seasonal naive) is blended with the default, half and half by default
+    assert auto.choice_["s0"] == "seasonal_median_daily" and auto.anchor_["s0"] == "median3"
+    assert "blended with 50% of median3" in auto.reasons_["s0"]
+    blended = auto.predict(24).set_index(["unique_id", "ds"])["yhat"].loc["s0"]
+    alone = auto.set_params(shrink=0.0).predict(24).set_index(["unique_id", "ds"])["yhat"].loc["s0"]
+    members = [auto.members_[m].predict(24).set_index(["unique_id", "ds"])["yhat"].loc["s0"]
+               for m in ("seasonal_naive", "naive", "seasonal_median_daily")]
+    np.testing.assert_allclose(alone, members[2])
+    np.testing.assert_allclose(blended, 0.5 * (alone + np.median(np.stack(members), axis=0)))
     with pytest.raises(ConfigError, match="shrink"):
         AutoForecaster(shrink=2.0).fit(_frame(days=6))
+
+
+def _select_from(errors: dict[str, list[float]], **params: object) -> AutoForecaster:
+    """Run the selection on a made-up backtest: candidate -> absolute error in each 24-step window."""
+    ds = pd.date_range("2026-01-05", periods=24 * 10, freq="h", tz="UTC")
+    frame = pd.DataFrame({"unique_id": "x", "ds": ds, "y": np.tile([0.0, 1.0], 24 * 5)})  # MASE scale 0 ...
+    frame.loc[frame.index % 24 == 0, "y"] = np.arange(10.0)  # ... except one step a day: scale 1/24
+    rows = []
+    n = len(next(iter(errors.values())))
+    for k in range(n):
+        cutoff = ds[-1] - pd.Timedelta(hours=24 * (n - k))
+        steps = pd.date_range(cutoff + pd.Timedelta("1h"), periods=24, freq="h")
+        for name, err in errors.items():
+            rows.append(pd.DataFrame({"unique_id": "x", "ds": steps, "cutoff": cutoff, "model": name,
+                                      "yhat": err[k] / 24, "y": 0.0}))
+    auto = AutoForecaster(**params)
+    auto.skipped_, auto.backtest_windows_, auto.backtest_horizon_ = {}, n, 24
+    auto._select(auto._candidate_table(pd.concat(rows, ignore_index=True)), frame, 24)
+    return auto
+
+
+def test_switching_from_the_default_needs_consistent_evidence() -> None:
+    errors = {                                   # MASE per window (scale 1/24, error err/24 each step)
+        "seasonal_naive": [1.5, 1.5, 1.5, 1.5, 1.5],
+        "naive": [1.0, 1.0, 1.0, 1.0, 1.0],      # the default below
+        "lucky": [0.0, 0.0, 0.0, 1.2, 1.2],      # lowest mean, but worse than the default in 2 windows
+        "steady": [0.9, 0.9, 0.9, 0.9, 1.1],     # lower mean, worse in 1 window
+    }
+    picked = {k: _select_from(errors, default="naive", ensemble=False, max_losses=k).choice_["x"]
+              for k in (0, 1, 2, None)}
+    assert picked == {0: "naive", 1: "steady", 2: "lucky", None: "lucky"}
+    chosen = _select_from(errors, default="naive", ensemble=False)
+    assert "worse in 1 of 5 window(s)" in chosen.reasons_["x"]
+    assert chosen.scores_.set_index("candidate").loc["lucky", "losses"] == 2
+    # the floor: a candidate worse than seasonal naive on the mean never replaces the default ...
+    floor = dict(errors, seasonal_naive=[0.5] * 5, steady=[0.6] * 5)
+    assert _select_from(floor, default="naive", ensemble=False, max_losses=1).choice_["x"] == "seasonal_naive"
+    # ... and a lower mean from one lucky window of two is not consistent: the default stays, with the reason
+    stay = _select_from({"seasonal_naive": [0.0, 1.0], "naive": [0.5, 0.9]}, default="naive", ensemble=False)
+    assert stay.scores_.set_index("candidate").loc["seasonal_naive", "mase"] < 0.6
+    assert stay.choice_["x"] == "naive" and "no candidate beat it consistently" in stay.reasons_["x"]
 
 
 def test_floor_holds_when_every_candidate_is_worse() -> None:
@@ -84,6 +136,14 @@ def test_save_load_round_trip_with_selection_in_metadata(tmp_path) -> None:
     again = load(path)
     pd.testing.assert_frame_equal(before, again.predict(24, quantiles=[0.5, 0.9]))
     assert again.choice_ == auto.choice_
+    # a model saved by 0.1 (no default_ in its state) gets a clear error, and its files stay as they were
+    state = joblib.load(path / "auto_state.joblib")
+    del state["default_"]
+    joblib.dump(state, path / "auto_state.joblib")
+    kept = sorted(p.name for p in path.rglob("*"))
+    with pytest.raises(ModelError, match="capforecast 0.1.*retrain"):
+        load(path)
+    assert sorted(p.name for p in path.rglob("*")) == kept
 
 
 def test_skips_unavailable_candidates_and_names_errors() -> None:
@@ -94,6 +154,12 @@ def test_skips_unavailable_candidates_and_names_errors() -> None:
         AutoForecaster().predict(24)
     with pytest.raises(ConfigError, match="metric"):
         AutoForecaster(metric="rmse").fit(_frame(days=6))
+    with pytest.raises(ConfigError, match="default 'holt_winters' is not among the candidates"):
+        AutoForecaster(candidates=FAST, default="holt_winters").fit(_frame(days=6))
+    with pytest.raises(ConfigError, match="max_losses"):
+        AutoForecaster(max_losses=-1).fit(_frame(days=6))
+    without = AutoForecaster(candidates=("seasonal_naive", "naive"), horizon=24, n_windows=1).fit(_frame(days=6))
+    assert without.default_ == "seasonal_naive" and "median3" in without.skipped_
     with pytest.raises(ConfigError, match="own candidate"):
         AutoForecaster(candidates=("auto",)).fit(_frame(days=6))
     short = _frame(days=2)
