@@ -7,7 +7,6 @@ and a crash or a timeout of one model does not take the whole benchmark down.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing as mp
 import resource
@@ -89,22 +88,20 @@ def add_auto_options(parser: argparse.ArgumentParser, default_candidates: str) -
                         help=f"auto's candidates (default: {default_candidates})")
     parser.add_argument("--auto-param", action="append", default=[], metavar="KEY=VALUE",
                         help="an AutoForecaster parameter, e.g. shrink=0, max_losses=null, default=seasonal_naive "
-                             "(VALUE is read as JSON when it parses, else as a string); repeatable")
+                             "(VALUE is read as YAML); repeatable")
     parser.add_argument("--shrink", type=float, default=None, help="same as --auto-param shrink=VALUE")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model (default: 1800)")
 
 
 def auto_params(args: argparse.Namespace) -> dict[str, Any]:
     """``{parameter: value}`` from ``--auto-param`` and ``--shrink``."""
-    params: dict[str, Any] = {}
-    for item in args.auto_param:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"--auto-param {item!r}: expected KEY=VALUE, e.g. shrink=0")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip()] = raw
+    from capforecast.commands._modelargs import parse_key_values
+    from capforecast.errors import ConfigError
+
+    try:
+        params = parse_key_values(args.auto_param, "--auto-param", "shrink=0")
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.shrink is not None:
         params["shrink"] = args.shrink
     return params

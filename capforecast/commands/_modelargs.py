@@ -18,22 +18,30 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="do not show the LSTM training progress bar")
 
 
-def build_model(args: argparse.Namespace, horizon: int | None = None) -> Any:
-    """Create the model named by ``--model`` with ``--param`` values (and the horizon when it takes one)."""
+def parse_key_values(items: list[str], option: str, example: str) -> dict[str, Any]:
+    """``{key: value}`` from repeated ``KEY=VALUE`` options; values are read as YAML (``20``, ``null``, ``[1, 2]``)."""
     import yaml
 
     from capforecast.errors import ConfigError
-    from capforecast.models import get_model, model_class
 
     params: dict[str, Any] = {}
-    for item in args.param:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--param {item!r}: write KEY=VALUE, e.g. --param epochs=20")
+            raise ConfigError(f"{option} {item!r}: write KEY=VALUE, e.g. {option} {example}")
         try:
             params[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
             params[key.strip()] = value
+    return params
+
+
+def build_model(args: argparse.Namespace, horizon: int | None = None) -> Any:
+    """Create the model named by ``--model`` with ``--param`` values (and the horizon when it takes one)."""
+    from capforecast.errors import ConfigError
+    from capforecast.models import get_model, model_class
+
+    params = parse_key_values(args.param, "--param", "epochs=20")
     accepted = model_class(args.model)._param_names()
     if horizon is not None and "horizon" in accepted:
         params.setdefault("horizon", horizon)
