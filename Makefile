@@ -52,8 +52,9 @@ sample: $(VENV)/.installed
 	$(VENV)/bin/capforecast sample --out data/sample
 
 lint: $(VENV)/.test-installed
-	$(PIP) install -q ruff
+	$(PIP) install -q ruff mypy
 	$(PY) -m ruff check capforecast tests benchmarks
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do case $$b in */_*) ;; *) $(PY) $$b || exit 1;; esac; done

@@ -116,7 +116,8 @@ class _Steps:
     """Times each step, logs one line per step with its duration, and reports progress."""
 
     def __init__(self, progress: ProgressFn | None) -> None:
-        self.progress, self.seconds = progress, {}
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
 
     @contextlib.contextmanager
     def step(self, name: str, detail: Callable[[], str] | None = None) -> Iterator[None]:
@@ -365,7 +366,7 @@ def _select(
             "why": why,
         }
     best = str(col.idxmin())
-    entry = {
+    entry: dict[str, Any] = {
         "model": best,
         "params": dict(cfg.models.params.get(best, {})),
         "score": float(col[best]),

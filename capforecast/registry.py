@@ -180,7 +180,7 @@ def save(
             "scores": jsonable(dict(scores)) if scores else {},
             "extra": jsonable(dict(metadata)) if metadata else {},
             # auto: the choice per series, every candidate's backtest scores and the reason
-            "selection": model.selection() if callable(getattr(model, "selection", None)) else None,
+            "selection": selection() if callable(selection := getattr(model, "selection", None)) else None,
             "libraries": _library_versions(),
             "files": _checksums(tmp),
         }

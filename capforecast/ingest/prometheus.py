@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 
@@ -34,8 +34,8 @@ __all__ = ["fetch", "fetch_cached"]
 logger = logging.getLogger(__name__)
 
 Source = Any  # str URL | Connection | prometheus_api_client.PrometheusConnect | RangeClient
-TimeLike = str | int | float | pd.Timestamp | _dt.datetime  # RFC 3339 text or Unix seconds
-DurationLike = str | int | float | pd.Timedelta | _dt.timedelta  # "1m", "5m", "1h", seconds
+TimeLike: TypeAlias = str | int | float | pd.Timestamp | _dt.datetime  # RFC 3339 text or Unix seconds
+DurationLike: TypeAlias = str | int | float | pd.Timedelta | _dt.timedelta  # "1m", "5m", "1h", seconds
 
 
 def _client(source: Source) -> RangeClient:
@@ -56,7 +56,7 @@ def _client(source: Source) -> RangeClient:
             username=user,
             password=password,
             verify_tls=getattr(session, "verify", True) is not False,
-            ca_file=session.verify if isinstance(getattr(session, "verify", None), str) else None,
+            ca_file=verify if isinstance(verify := getattr(session, "verify", None), str) else None,
             timeout=getattr(source, "_timeout", None) or 30.0,
         )
         return RangeClient(conn)
@@ -83,7 +83,7 @@ def _pull(client: RangeClient, query: str, first_ms: int, last_ms: int, step_ms:
 def _fetch(
     source: Source, query: str, start: TimeLike, end: TimeLike, step: DurationLike, *,
     id_labels: Sequence[str] | None,
-    cache: str | Path | None, max_points: int, allow_empty: bool,
+    cache: str | Path | None, max_points: int, allow_empty: bool, prune: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     if not isinstance(query, str) or not query.strip():
         raise IngestError("the PromQL query is empty; pass --query 'sum by (pool) (...)' or --preset NAME")
@@ -114,10 +114,14 @@ def _fetch(
         merged = _cache.merge(cached, pulled)
         if merged is None:
             merged = empty_frame()
-        if new_rows:
-            store.save(key, merged)
-            logger.info("ingest cache: %d new rows into %s", new_rows, store.path(key))
         lo_ts, hi_ts = pd.Timestamp(first, unit="ms", tz="UTC"), pd.Timestamp(last, unit="ms", tz="UTC")
+        old = int((merged["ds"] < lo_ts).sum()) if prune else 0
+        if old:  # the nightly job never asks for these again: keep the cache the size of its window
+            merged = merged[merged["ds"] >= lo_ts].reset_index(drop=True)
+        if new_rows or old:
+            store.save(key, merged)
+            logger.info("ingest cache: %d new rows into %s, %d rows before %s dropped", new_rows,
+                        store.path(key), old, lo_ts)
         frame = merged[(merged["ds"] >= lo_ts) & (merged["ds"] <= hi_ts)].reset_index(drop=True)
     if frame.empty:
         if allow_empty:
@@ -196,7 +200,8 @@ def fetch_cached(
 
     ``series.query`` (or ``series.preset``) returns one series per pool, named by ``series.id_labels``; a
     pool with its own query gets that query's single series, named after the pool. Pools Prometheus knows
-    nothing about are simply absent (the caller decides what that means).
+    nothing about are simply absent (the caller decides what that means). The cache keeps only the window
+    asked for: rows before ``start`` are dropped from it (``fetch`` with a cache never drops anything).
     """
     from capforecast.ingest.queries import render
 
@@ -211,14 +216,14 @@ def fetch_cached(
             if query is None:
                 raise IngestError("series.query (or series.preset) is needed for pools without their own query")
             frame, n = _fetch(client, query, start, end, series.step, id_labels=series.id_labels,
-                              cache=cache_dir, max_points=MAX_POINTS, allow_empty=True)
+                              cache=cache_dir, max_points=MAX_POINTS, allow_empty=True, prune=True)
             frames.append(frame)
             new_rows += n
         for name, query in pools:
             if query is None:
                 continue
             frame, n = _fetch(client, query, start, end, series.step, id_labels=None, cache=cache_dir,
-                              max_points=MAX_POINTS, allow_empty=True)
+                              max_points=MAX_POINTS, allow_empty=True, prune=True)
             if frame["unique_id"].nunique() > 1:
                 raise IngestError(
                     f"pool {name}: its query returned {frame['unique_id'].nunique()} series; aggregate it to "

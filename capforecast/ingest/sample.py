@@ -85,9 +85,9 @@ def make_telemetry(
         if pool == _OUTAGE[0] and _OUTAGE[1] < len(df):
             df.loc[_OUTAGE[1] : _OUTAGE[1] + _OUTAGE[2] - 1, ["gpus_busy", "gpus_pending", "tasks_running",
                                                                  "tasks_pending"]] = 0.0
-        for gap_pool, first, length in _GAPS:
+        for gap_pool, first, gap_hours in _GAPS:
             if gap_pool == pool:
-                df = df.drop(index=range(first, min(first + length, len(hours))), errors="ignore")
+                df = df.drop(index=range(first, min(first + gap_hours, len(hours))), errors="ignore")
         out.append(df)
     return pd.concat(out, ignore_index=True)
 

@@ -9,6 +9,7 @@ value at all cannot be forecast by anything: that is a :class:`~capforecast.erro
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ class FallbackMixin:
     fallbacks_: dict[str, str]
     ids_: list[str]
     step_: pd.Timedelta
-    alias: str
+    alias: ClassVar[str]
 
     def _fit_fallback(self, frame: pd.DataFrame) -> None:
         self.fallback_models_: list[tuple[list[str], object]] = []

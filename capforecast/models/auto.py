@@ -302,13 +302,13 @@ class AutoForecaster(Forecaster):
                     raise
                 self.skipped_[name] = f"final fit failed: {str(exc).splitlines()[0]}"
         if any(p not in self.members_ for p in self._members_of(self.default_)):
-            lost = self.default_
+            failed = self.default_
             self.default_, self.default_residuals_ = FLOOR, dict(self.floor_residuals_)
             self.anchor_ = dict.fromkeys(self.anchor_, FLOOR)
             for uid, name in self.choice_.items():
-                if name == lost:
+                if name == failed:
                     self.choice_[uid] = FLOOR
-                    self.reasons_[uid] = f"seasonal_naive: the default {lost} failed on the full history"
+                    self.reasons_[uid] = f"seasonal_naive: the default {failed} failed on the full history"
                     self.residuals_[uid] = self.floor_residuals_[uid]
         for uid, name in list(self.choice_.items()):
             lost = [p for p in self._members_of(name) if p not in self.members_]

@@ -111,7 +111,10 @@ class GBMForecaster(FallbackMixin, Forecaster):
         m = self.season_length_ = feat.season_length(self.step_)
         self.levels_ = training_levels(self.quantiles)
         H = int(self.horizon)
-        self.scales_, self.exog_scales_, self.outages_, self.context_ = {}, {}, {}, {}
+        self.scales_: dict[str, float] = {}
+        self.exog_scales_: dict[str, dict[str, float]] = {}
+        self.outages_: dict[str, int] = {}
+        self.context_ = {}
         self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         arrays = feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_])
         keep = self._context_length()

@@ -159,7 +159,10 @@ class LSTMForecaster(FallbackMixin, Forecaster):
         self.median_index_ = self.levels_.index(0.5)
         L, H = int(self.input_steps), int(self.horizon)
         V = int(self.validation_steps) if self.validation_steps else H
-        self.scales_, self.exog_scales_, self.outages_, self.context_ = {}, {}, {}, {}
+        self.scales_: dict[str, float] = {}
+        self.exog_scales_: dict[str, dict[str, float]] = {}
+        self.outages_: dict[str, int] = {}
+        self.context_ = {}
         self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         arrays = feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_])
         parts: dict[str, list] = {"train": [], "val": []}

@@ -89,3 +89,6 @@ def test_nightly_entry_point_counts_new_rows_and_names_pools(prom, tmp_path: Pat
     frame, new = fetch_cached(cfg, series, pools, start=t0 + pd.Timedelta("1D"), end=t0 + pd.Timedelta("2D"),
                               cache_dir=tmp_path)
     assert new == 4 * 24 and len(frame) == 4 * 25
+    # the window moved a day: the cache keeps only the window, so it does not grow night after night
+    stored = pd.concat([pd.read_parquet(p) for p in tmp_path.glob("*.parquet")])
+    assert len(stored) == 4 * 25 and stored["ds"].min() == t0 + pd.Timedelta("1D")
