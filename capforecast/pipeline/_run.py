@@ -1,0 +1,102 @@
+"""Running the nightly job once: the lock, reuse of a finished day, staging, publishing and job metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from capforecast._units import format_duration, parse_time
+from capforecast.config import Config
+from capforecast.pipeline._build import _build
+from capforecast.pipeline._publish import _latest_date, _point_latest, _publish, _summary, _write_json, _write_metrics
+from capforecast.pipeline._result import LockedError, ProgressFn, RunResult, _Steps, logger
+
+
+@contextlib.contextmanager
+def nightly_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking ``flock`` on ``path``; raise :class:`LockedError` if it is taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise LockedError(
+                f"another nightly run is in progress ({holder}; lock {path}); this run changed nothing — "
+                "wait for it to finish (the lock is released automatically when that process exits)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {pd.Timestamp.now(tz='UTC'):%Y-%m-%dT%H:%M:%SZ}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def run_nightly(
+    cfg: Config,
+    *,
+    now: pd.Timestamp | str | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Run the nightly job once for the UTC day of ``now`` (default: the current time).
+
+    Raises :class:`LockedError` if another run holds the lock (nothing is touched, not even the job
+    metrics), and any other :class:`~capforecast.errors.CapforecastError` on failure, after writing the
+    failure to the job-metrics file; the previous run, models and ``latest`` are left as they were.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else parse_time(now, name="now")
+    out = cfg.output
+    date = f"{now:%Y-%m-%d}"
+    final = out.runs_dir / date
+    with nightly_lock(out.lock_file):
+        for leftover in out.runs_dir.glob(".*.staging-*"):  # from a run that was killed
+            shutil.rmtree(leftover, ignore_errors=True)
+        if not force and (final / "run.json").is_file():
+            done = json.loads((final / "run.json").read_text(encoding="utf-8"))
+            logger.info(
+                "nightly: the run for %s already finished (%s) in %s; reusing it (use --force to run it again)",
+                date,
+                done.get("status"),
+                final,
+            )
+            if _latest_date(cfg) < date:  # killed between moving the run into place and swapping latest
+                _point_latest(cfg, final)
+            return RunResult(
+                "reused" if done.get("status") != "partial" else "partial",
+                final,
+                date,
+                champions=done.get("champions", {}),
+                notes=["reused the finished run"],
+            )
+        started, timer = time.time(), _Steps(progress)
+        staging = out.runs_dir / f".{date}.staging-{os.getpid()}"
+        try:
+            staging.mkdir(parents=True)
+            result, models = _build(cfg, now, staging, timer)
+            result.run_dir, result.date = final, date
+            with timer.step("publish", lambda: f"latest -> {final}"):
+                _write_json(staging / "run.json", _summary(result, now, timer.seconds))
+                _publish(cfg, models, staging, final)
+            result.steps = dict(timer.seconds)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            _write_metrics(cfg, started, "failure", timer.seconds, None)
+            raise
+        _write_metrics(cfg, started, result.status, timer.seconds, result)
+        logger.info(
+            "nightly: %s in %s; outputs in %s",
+            result.status,
+            format_duration(pd.Timedelta(seconds=round(time.time() - started))),
+            final,
+        )
+        return result
