@@ -19,9 +19,11 @@ for other test suites (the nightly job's) to reuse.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -124,18 +126,26 @@ class PrometheusServer:
         TSDB directory (e.g. filled by :meth:`from_samples`).
     extra_args : list of str, optional
         More ``prometheus`` flags, e.g. ``["--query.lookback-delta=1m"]``.
+    web_config : mapping, optional
+        Prometheus's ``--web.config.file`` contents, e.g. ``{"tls_server_config": {"cert_file": ...,
+        "key_file": ...}}``; with ``tls_server_config`` the server speaks HTTPS only and :attr:`url` is
+        ``https://``. Default: none (plain HTTP).
     """
 
-    def __init__(self, data_dir: str | Path, extra_args: Iterable[str] = ()) -> None:
+    def __init__(
+        self, data_dir: str | Path, extra_args: Iterable[str] = (), web_config: Mapping[str, object] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
+        self.web_config = None if web_config is None else dict(web_config)
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = None
 
     @classmethod
     def from_samples(
-        cls, series: Iterable[Series], directory: str | Path, extra_args: Iterable[str] = ()
+        cls, series: Iterable[Series], directory: str | Path, extra_args: Iterable[str] = (),
+        web_config: Mapping[str, object] | None = None,
     ) -> PrometheusServer:
         """Backfill ``series`` into ``directory/tsdb`` with promtool and return a (not yet started) server."""
         require_binaries()
@@ -159,20 +169,26 @@ class PrometheusServer:
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         text.unlink()
-        return cls(tsdb, extra_args)
+        return cls(tsdb, extra_args, web_config)
 
     @property
     def url(self) -> str:
-        """Base URL of the running server, e.g. ``http://127.0.0.1:40123``."""
+        """Base URL of the running server, e.g. ``http://127.0.0.1:40123`` (``https://`` with TLS)."""
         if self.port is None:
             raise RuntimeError("server not started; call start() or use it as a context manager")
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.web_config and "tls_server_config" in self.web_config else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> PrometheusServer:
         """Start ``prometheus`` and wait until ``/-/ready`` answers 200."""
         require_binaries()
         config = self.data_dir.parent / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+        web_args = []
+        if self.web_config is not None:  # JSON is YAML
+            web = self.data_dir.parent / "web.yml"
+            web.write_text(json.dumps(self.web_config, default=str), encoding="utf-8")
+            web_args = [f"--web.config.file={web}"]
         for _attempt in range(3):
             self.port = _free_port()
             self._log = open(self.data_dir.parent / "prometheus.log", "ab")  # noqa: SIM115
@@ -183,6 +199,7 @@ class PrometheusServer:
                     f"--storage.tsdb.path={self.data_dir}",
                     "--storage.tsdb.retention.time=100y",
                     f"--web.listen-address=127.0.0.1:{self.port}",
+                    *web_args,
                     *self.extra_args,
                 ],
                 stdout=self._log,
@@ -197,11 +214,13 @@ class PrometheusServer:
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
+        # readiness only: whether the certificate verifies is for the tests to check, not for this wait
+        context = ssl._create_unverified_context() if self.url.startswith("https") else None
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as resp:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2, context=context) as resp:
                     if resp.status == 200:
                         return True
             except (urllib.error.URLError, OSError):

@@ -11,6 +11,7 @@ message and log line.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -139,8 +140,15 @@ class RangeClient:
         url = f"{conn.url}/api/v1/query_range"
         kwargs: dict[str, Any] = {"data": params} if conn.method == "POST" else {"params": params}
         self.requests_sent += 1
+        session = self.session
         try:
-            resp = self.session.request(conn.method, url, timeout=conn.timeout, **kwargs)
+            # verify= per request: left out, requests replaces the session's CA file or verify=False by
+            # $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE when they are set (psf/requests#3829)
+            resp = session.request(conn.method, url, timeout=conn.timeout, verify=session.verify, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            if _CERT_FAILED.search(str(exc)):
+                raise _Refused(_tls_hint(conn, str(exc))) from None
+            raise _Retryable(f"TLS handshake failed ({_ssl_reason(str(exc))})") from None
         except requests.Timeout:
             raise _Retryable(f"no answer within the {conn.timeout:g}s timeout") from None
         except requests.ConnectionError as exc:
@@ -179,6 +187,25 @@ class RangeClient:
             return [f.result() for f in futures]
 
 
+_CERT_FAILED = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.IGNORECASE)
+
+
+def _ssl_reason(error: str) -> str:
+    """``certificate verify failed: unable to get local issuer certificate`` out of a requests SSLError."""
+    found = re.search(r"\[SSL(?:: [A-Z_]+)?\] (.+?)\.?\s*\(_ssl\.c:\d+\)", error)
+    return found.group(1) if found else error.rsplit("(Caused by ", 1)[-1].rstrip(")")[:200]
+
+
+def _tls_hint(conn: Connection, error: str) -> str:
+    said = f"TLS certificate verification failed for Prometheus at {conn.display_url} ({_ssl_reason(error)})"
+    if conn.ca_file is None:
+        return (f"{said}; give the CA bundle that signed the server's certificate with --ca-file PATH "
+                "(ca_file), or turn verification off with --insecure (verify_tls=False; test clusters only)")
+    return (f"{said} with the CA bundle {conn.ca_file}; check that it holds the CA that signed the server's "
+            "certificate and that the certificate names the host in the URL, or turn verification off with "
+            "--insecure (verify_tls=False; test clusters only)")
+
+
 def _num(value: float) -> str:
     return repr(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -204,6 +231,8 @@ def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
             403: "the credentials lack permission to query; ask for read access",
             404: "the URL does not serve the Prometheus HTTP API; use the base URL, e.g. http://host:9090",
         }.get(resp.status_code, "fix the query or the time range")
+        if "HTTP request to an HTTPS server" in resp.text:
+            hint = "the server speaks HTTPS: write the URL as https://..."
         if "maximum resolution" in resp.text:
             hint = "lower --max-points (max_points) to 11000 or less, the most Prometheus accepts per series"
         raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")

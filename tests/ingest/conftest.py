@@ -90,11 +90,16 @@ def all_series() -> list[Series]:
     return series + _kube_series()
 
 
+def require_prometheus() -> None:
+    """Fail the test (never skip it) when prometheus or promtool is not installed."""
+    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """The session's Prometheus; fails (never skips) when prometheus is not installed."""
-    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
-        pytest.fail(INSTALL_HINT, pytrace=False)
+    require_prometheus()
     with PrometheusServer.from_samples(all_series(), tmp_path_factory.mktemp("prom")) as server:
         yield server
 
