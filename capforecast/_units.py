@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import re
 
 import pandas as pd
@@ -31,7 +32,7 @@ def parse_duration(value: str | int | float | pd.Timedelta | _dt.timedelta, *, n
         td = pd.Timedelta(value)
     elif isinstance(value, bool):
         raise ConfigError(f"{name}: expected a duration such as '10m' or '1h', got {value!r}")
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, numbers.Real):  # int, float and NumPy's numbers
         td = pd.Timedelta(seconds=float(value))
     elif isinstance(value, str):
         text = value.strip().lower()
@@ -88,7 +89,8 @@ def parse_time(value: str | int | float | pd.Timestamp | _dt.datetime, *, name: 
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected RFC 3339 time or Unix seconds, got {value!r}")
     try:
-        if isinstance(value, (int, float)):
+        # numbers.Real, not (int, float): a NumPy integer is not an int, and pd.Timestamp reads it as nanoseconds
+        if isinstance(value, numbers.Real):
             ts = pd.Timestamp(float(value), unit="s")
         elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
             ts = pd.Timestamp(float(value), unit="s")

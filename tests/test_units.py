@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -7,7 +8,8 @@ from capforecast.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), (600, 600), ("90", 90)],
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), (600, 600), ("90", 90),
+     (np.int64(60), 60)],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == pd.Timedelta(seconds=seconds)
@@ -30,6 +32,7 @@ def test_parse_time_rfc3339_and_unix_seconds():
     assert parse_time("2026-05-01T02:00:00+02:00") == want
     assert parse_time(want.timestamp()) == want
     assert parse_time(str(int(want.timestamp()))) == want
+    assert parse_time(np.int64(want.timestamp())) == want  # NumPy integers are seconds too, not nanoseconds
     assert parse_time("2026-05-01").tz is not None
     with pytest.raises(ConfigError, match="RFC 3339"):
         parse_time("yesterday-ish")
