@@ -29,6 +29,7 @@ __all__ = [
     "series_arrays",
     "series_scale",
     "weekly_lag",
+    "window_normalize",
 ]
 
 CALENDAR_WIDTH = 4
@@ -176,3 +177,31 @@ def direct_features(
         ep = np.concatenate([np.full(pad, np.nan), exog[:, j]])
         cols += [ep[o], pd.Series(ep).rolling(m, min_periods=1).mean().to_numpy()[o]]
     return np.column_stack([np.column_stack(cols), calendar_features(target_ds)])
+
+
+#: In the rows of :func:`direct_features`: the value-like columns (last values, seasonal lags, rolling
+#: mean/std/max, weekly mean) and the one holding the mean of the last season at the origin.
+_VALUE_COLUMNS = slice(1, 11)
+_LEVEL_COLUMN = 7
+#: Smallest level a row is divided by, in units of the series' own scale (an idle last day is not 0).
+LEVEL_FLOOR = 0.1
+
+
+def window_normalize(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of :func:`direct_features` relative to the level at their origin, and that level.
+
+    The value-like columns are divided by the level ``L`` (the mean of the last season at the origin, at
+    least :data:`LEVEL_FLOOR`) and ``log(L)`` is appended as a column. A model trained on targets divided by
+    ``L`` then learns the *shape* of what comes next, shared by series at any level and under any trend;
+    multiply its predictions by ``L``.
+
+    >>> rows = direct_features(np.arange(1.0, 97.0), np.zeros((96, 0)), np.array([95]), np.array([1]),
+    ...                        pd.DatetimeIndex(["2026-01-05"], tz="UTC"), 24)
+    >>> out, level = window_normalize(rows)
+    >>> float(level[0]), float(out[0, 1])  # last-day mean of 73..96 is 84.5; the last value 96 / 84.5
+    (84.5, 1.136094674556213)
+    """
+    level = np.maximum(np.nan_to_num(rows[:, _LEVEL_COLUMN], nan=LEVEL_FLOOR), LEVEL_FLOOR)
+    out = rows.copy()
+    out[:, _VALUE_COLUMNS] /= level[:, None]
+    return np.column_stack([out, np.log(level)]), level

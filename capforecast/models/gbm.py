@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,13 @@ class GBMForecaster(FallbackMixin, Forecaster):
     quantiles : levels learned (0.5 is always added); levels in between are interpolated at predict time.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf : passed to the regressors.
     max_rows : cap on training rows (randomly chosen, seeded) to bound time and memory.
+    n_bags : train this many regressor sets, each on its own random draw of rows (seeds ``seed``,
+        ``seed + 1``, ...), and average their predictions: less variance from the row sample, ``n_bags``
+        times the cost.
+    normalize : ``'series'`` (default): values divided by each series' scale. ``'window'``: each row's values
+        and target also divided by the level at its origin (the mean of the last season), so the model
+        learns shapes shared across levels and trends (see :func:`~capforecast.models._features.window_normalize`);
+        better on many series with trends, e.g. M4 hourly (docs/evaluation.md).
     n_threads : OpenMP threads for training and prediction (1 by default: on a shared, busy machine extra
         threads mostly spin; measured 15x faster than 2 threads under load on the 2-core CI box).
     seed : random seed; same data and seed give the same forecast.
@@ -67,6 +75,8 @@ class GBMForecaster(FallbackMixin, Forecaster):
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 50,
         max_rows: int = 50_000,
+        normalize: str = "series",
+        n_bags: int = 1,
         n_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -77,16 +87,26 @@ class GBMForecaster(FallbackMixin, Forecaster):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.max_rows = max_rows
+        self.normalize = normalize
+        self.n_bags = n_bags
         self.n_threads = n_threads
         self.seed = seed
 
     def _check_params(self) -> None:
-        for name in ("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows", "n_threads"):
+        for name in ("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows", "n_bags", "n_threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ModelError(f"gbm: {name} must be a whole number >= 1, got {value!r}")
         if not float(self.learning_rate) > 0:
             raise ModelError(f"gbm: learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.normalize not in ("series", "window"):
+            raise ModelError(f"gbm: normalize must be 'series' or 'window', got {self.normalize!r}")
+
+    def _rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows as the regressors see them, and the factor their targets are divided by."""
+        if self.normalize == "window":
+            return feat.window_normalize(rows)
+        return rows, np.ones(len(rows))
 
     def _prepare(self, a: dict[str, np.ndarray], uid: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y, masked = feat.mask_outages(a["y"], m)
@@ -133,14 +153,39 @@ class GBMForecaster(FallbackMixin, Forecaster):
                 "gbm: no series has two seasons of varying history to learn from; collect more history or use "
                 "model 'seasonal_naive'"
             )
-        rng = np.random.default_rng(self.seed)
+        bags = [self._training_rows(prepared, np.random.default_rng(self.seed + k), H, m)
+                for k in range(int(self.n_bags))]
+        # A feature never observed in this history (e.g. the weekly lag with under a week of data) is all NaN,
+        # which scikit-learn's binning cannot take; hold it constant so it is simply never split on.
+        self.empty_features_ = np.logical_or.reduce([np.isnan(X).all(axis=0) for X, _ in bags])
+        self.models_: dict[float, list[Any]] = {q: [] for q in self.levels_}
+        for k, (X, Y) in enumerate(bags):
+            X[:, self.empty_features_] = 0.0
+            for q in self.levels_:
+                reg = HistGradientBoostingRegressor(
+                    loss="quantile", quantile=q, max_iter=int(self.max_iter),
+                    learning_rate=float(self.learning_rate), max_leaf_nodes=int(self.max_leaf_nodes),
+                    min_samples_leaf=int(self.min_samples_leaf), early_stopping=False,
+                    random_state=int(self.seed) + k,
+                )
+                self.models_[q].append(reg.fit(X, Y))
+        self.n_rows_ = sum(len(Y) for _, Y in bags)
+        self._fit_fallback(frame)
+
+    def _training_rows(self, prepared: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, pd.DatetimeIndex]],
+                       rng: np.random.Generator, H: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``(origin, steps ahead)`` of every series, at most ``max_rows`` of them, chosen with ``rng``.
+
+        With several bags, each bag draws its own rows (at most 80 % of all, so that bags differ).
+        """
         total = sum(len(p[0]) - m for p in prepared.values())
+        cap = min(int(self.max_rows), int(0.8 * total * H)) if int(self.n_bags) > 1 else int(self.max_rows)
         rows_x, rows_y = [], []
         for yin, target, exog, ds in prepared.values():
             T = len(yin)
             origins = np.arange(m - 1, T - 1)
-            if total * H > self.max_rows:
-                n = max(1, int(round(self.max_rows * len(origins) / max(total, 1))))
+            if total * H > cap:
+                n = max(1, int(round(cap * len(origins) / max(total, 1))))
                 o = rng.choice(origins, size=n)
                 h = np.minimum(rng.integers(1, H + 1, size=n), T - 1 - o)
             else:
@@ -151,23 +196,10 @@ class GBMForecaster(FallbackMixin, Forecaster):
             t = o + h
             fine = np.isfinite(target[t])
             o, h, t = o[fine], h[fine], t[fine]
-            rows_x.append(feat.direct_features(yin, exog, o, h, ds[t], m))
-            rows_y.append(target[t])
-        X, Y = np.vstack(rows_x), np.concatenate(rows_y)
-        # A feature never observed in this history (e.g. the weekly lag with under a week of data) is all NaN,
-        # which scikit-learn's binning cannot take; hold it constant so it is simply never split on.
-        self.empty_features_ = np.isnan(X).all(axis=0)
-        X[:, self.empty_features_] = 0.0
-        self.models_ = {}
-        for q in self.levels_:
-            reg = HistGradientBoostingRegressor(
-                loss="quantile", quantile=q, max_iter=int(self.max_iter), learning_rate=float(self.learning_rate),
-                max_leaf_nodes=int(self.max_leaf_nodes), min_samples_leaf=int(self.min_samples_leaf),
-                early_stopping=False, random_state=int(self.seed),
-            )
-            self.models_[q] = reg.fit(X, Y)
-        self.n_rows_ = len(Y)
-        self._fit_fallback(frame)
+            x, level = self._rows(feat.direct_features(yin, exog, o, h, ds[t], m))
+            rows_x.append(x)
+            rows_y.append(target[t] / level)
+        return np.vstack(rows_x), np.concatenate(rows_y)
 
     def update(self, df: pd.DataFrame) -> GBMForecaster:
         """Forecast from newer history without retraining; return ``self``.
@@ -199,13 +231,15 @@ class GBMForecaster(FallbackMixin, Forecaster):
         values = np.zeros((n, horizon, len(self.levels_)))
         pos = {uid: i for i, uid in enumerate(self.ids_)}
         if self.net_ids_:
-            rows = []
+            rows, levels = [], []
             h = np.arange(1, horizon + 1)
             for uid in self.net_ids_:
                 yin, exog = self.context_[uid]
                 o = np.full(horizon, len(yin) - 1)
                 ds = pd.date_range(self.last_ds_[uid] + self.step_, periods=horizon, freq=self.step_)
-                rows.append(feat.direct_features(yin, exog, o, h, ds, m))
+                x, level = self._rows(feat.direct_features(yin, exog, o, h, ds, m))
+                rows.append(x)
+                levels.append(level)
             X = np.vstack(rows)
             empty = getattr(self, "empty_features_", None)
             if empty is not None:
@@ -213,7 +247,9 @@ class GBMForecaster(FallbackMixin, Forecaster):
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=int(self.n_threads), user_api="openmp"):
-                pred = np.stack([self.models_[q].predict(X) for q in self.levels_], axis=-1)
+                pred = np.stack([np.mean([r.predict(X) for r in _bag(self.models_[q])], axis=0)
+                                 for q in self.levels_], axis=-1)
+            pred = pred * np.concatenate(levels)[:, None]
             pred = np.sort(pred.reshape(len(self.net_ids_), horizon, -1), axis=-1)
             for k, uid in enumerate(self.net_ids_):
                 values[pos[uid]] = pred[k] * self.scales_[uid]
@@ -222,3 +258,8 @@ class GBMForecaster(FallbackMixin, Forecaster):
         qv = select_levels(self.levels_, values, quantiles, model="gbm")
         yhat = values[..., self.levels_.index(0.5)]
         return self._merge_fallback(yhat, qv, horizon, quantiles)
+
+
+def _bag(models: Any) -> list[Any]:
+    """The regressors of one quantile level (a single one in models saved before bagging)."""
+    return list(models) if isinstance(models, list) else [models]
