@@ -85,7 +85,8 @@ def _service_column(fc: pd.DataFrame, pool: PoolSpec) -> str:
 
 
 def _plan_pool(
-    fc: pd.DataFrame, pool: PoolSpec, current: int | None, now: pd.Timestamp | None, step: pd.Timedelta
+    fc: pd.DataFrame, pool: PoolSpec, current: int | None, now: pd.Timestamp | None, step: pd.Timedelta,
+    recent: pd.Series | None = None,
 ) -> dict[str, np.ndarray]:
     col = _service_column(fc, pool)
     ds = pd.DatetimeIndex(fc["ds"])
@@ -99,8 +100,17 @@ def _plan_pool(
     n_back = max(int(math.ceil(pool.scale_in_cooldown / step)), 0)
     start = now if now is not None else ds[0]
     held_cur = np.zeros(len(ds), bool)
+    before = None  # the need planned by earlier decisions, still inside the cooldown window of a step
+    if recent is not None and len(recent) and pool.scale_in_cooldown > pd.Timedelta(0):
+        r_ds = pd.DatetimeIndex(recent.index)
+        r_ds = r_ds.tz_localize("UTC") if r_ds.tz is None else r_ds
+        keep = r_ds < ds[0]
+        before = (r_ds[keep], np.asarray(recent.to_numpy(dtype=float)[keep]))
     for i in range(len(ds)):
         best = target[max(0, i - n_back) : i + 1].max()
+        if before is not None:
+            inside = before[1][before[0] >= ds[i] - pool.scale_in_cooldown]
+            best = max(best, int(inside.max())) if inside.size else best
         if current is not None and ds[i] - start <= pool.scale_in_cooldown and current > best:
             best, held_cur[i] = current, True
         if best > nodes[i]:
@@ -241,6 +251,7 @@ def plan_capacity(
     budget: Budget | None = None,
     history: pd.DataFrame | None = None,
     model: str | None = None,
+    recent: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Plan the nodes each pool holds at each forecast step.
 
@@ -260,6 +271,11 @@ def plan_capacity(
         Series frame used only by the fallback rule for pools without forecast rows.
     model : str, optional
         Which ``model`` of the forecast to plan from (default: the only one; the first, with a warning).
+    recent : mapping, optional
+        Per pool, the node need (``clip(wanted_nodes, min_nodes, max_nodes)``) that earlier plans gave to
+        earlier steps, as a Series indexed by ``ds``: the cooldown counts it, so a caller planning one window
+        after another (e.g. every hour) scales in exactly as one continuous plan would. Unlike ``state`` it
+        does not switch on the lead-time rule.
 
     Returns
     -------
@@ -303,7 +319,8 @@ def plan_capacity(
         if cur is not None and (isinstance(cur, bool) or not float(cur).is_integer() or cur < 0):
             raise PlanningError(f"state for pool {pool.name!r} is {cur!r}; give the current node count (>= 0)")
         pstep = pd.Series(rows["ds"]).diff().min() if len(rows) > 1 else step
-        parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep))
+        parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep,
+                                (recent or {}).get(pool.name)))
     extra = sorted(set(fc["unique_id"].astype(str)) - {p.name for p in pools})
     if extra:
         log.info("forecast series without a pool (not planned): %s", ", ".join(extra[:10]))

@@ -322,12 +322,19 @@ def _plan_window(
                 quantile_column(level): value,
             }))
     out: dict[str, list[np.ndarray]] = {p.name: [] for p in pools}
+    spec = {p.name: p for p in pools}
+    recent: dict[str, pd.Series] = {}  # each pool's need in its last cooldown: the cooldown spans decisions
     for time, level in sorted(rows):
         fc = pd.concat(rows[(time, level)], ignore_index=True)
         names = set(fc["unique_id"])
-        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget)
+        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget, recent=recent)
         for uid, sub in plan.groupby("unique_id", sort=False):
+            p = spec[str(uid)]
             out[str(uid)].append(sub["nodes"].to_numpy(float))
+            need = pd.Series(np.clip(sub["wanted_nodes"].to_numpy(), p.min_nodes, p.max_nodes),
+                             index=pd.DatetimeIndex(sub["ds"]))
+            both = pd.concat([recent[p.name], need]) if p.name in recent else need
+            recent[p.name] = both[both.index > both.index.max() - p.scale_in_cooldown]
     return {uid: np.concatenate(parts) for uid, parts in out.items()}
 
 
@@ -348,9 +355,9 @@ def simulate(
     capforecast's plan: :class:`ForecastMethod`'s estimate, calibrated on the validation window by
     :func:`~capforecast.planning.calibrate.calibrate_headroom` into the pool's service-quantile column, then
     :func:`~capforecast.planning.plan_capacity` at each decision time (its rules and the pool's own headroom
-    apply; the cooldown acts within one decision's window). Returns ``(plans, scores)`` like
-    :func:`simulate_baselines`, the rows of method ``"capforecast"`` first; its ``knob`` is the calibrated
-    headroom.
+    apply; the cooldown carries over from one decision to the next, as in one continuous plan). Returns
+    ``(plans, scores)`` like :func:`simulate_baselines`, the rows of method ``"capforecast"`` first; its
+    ``knob`` is the calibrated headroom.
 
     Examples
     --------

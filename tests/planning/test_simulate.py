@@ -183,3 +183,29 @@ def test_missing_steps_are_planned_and_left_out_of_the_scores(caplog):
     assert len(ours) == 96 and ours["nodes"].notna().all()  # every step of the window gets nodes
     assert "missing step" in caplog.text  # the gaps are reported, not invented
     assert scores.set_index("method").loc["capforecast", "met"]
+
+
+def test_the_cooldown_carries_across_hourly_decisions():
+    # hourly mode plans one hour per decision: the scale-in cooldown must still hold nodes for 3 h after a
+    # peak, as one continuous plan would (it used to act only within a decision's single hour)
+    frame = demand_frame()
+    plans, _ = simulate(frame, [pool("a100", 0.05, scale_in_cooldown="3h")], "hourly", test_days=2)
+    free, _ = simulate(frame, [pool("a100", 0.05)], "hourly", test_days=2)
+    held = plans[plans["method"] == "capforecast"]["nodes"].to_numpy()
+    need = free[free["method"] == "capforecast"]["nodes"].to_numpy()  # the same plan without a cooldown
+    expect = pd.Series(need).rolling(4, min_periods=1).max().to_numpy()  # max over [t - 3 h, t]
+    np.testing.assert_array_equal(held, expect)
+    assert (held > need).sum() >= 10  # the daily cycle goes down for hours: the cooldown really acts
+
+
+def test_plan_capacity_counts_recent_need_from_earlier_plans_in_the_cooldown():
+    from capforecast.planning import plan_capacity
+
+    ds = pd.date_range("2026-03-02 10:00", periods=3, freq="h", tz="UTC")
+    fc = pd.DataFrame({"unique_id": "a100", "ds": ds, "model": "m", "yhat": 8.0, "p95": 8.0})
+    spec = pool("a100", 0.05, scale_in_cooldown="2h")
+    earlier = pd.Series([5, 2], index=pd.date_range("2026-03-02 08:00", periods=2, freq="h", tz="UTC"))
+    plan = plan_capacity(fc, [spec], recent={"a100": earlier})
+    assert plan["nodes"].tolist() == [5, 2, 1]  # 08:00's 5 is held until 10:00, 09:00's 2 until 11:00
+    assert plan["rule"].tolist() == ["cooldown", "cooldown", "forecast"]
+    assert plan_capacity(fc, [spec])["nodes"].tolist() == [1, 1, 1]
