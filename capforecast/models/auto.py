@@ -271,9 +271,11 @@ class AutoForecaster(Forecaster):
             versus = (f"seasonal_naive {_mase(sn['mase'])}, {sn['smape']:.2f}; {n} window(s) of "
                       f"{self.backtest_horizon_} steps")
             if name == default:
+                lucky = (f"; seasonal_naive's mean MASE is lower, but it was worse than the default in "
+                         f"{int(sn['losses'])} of {n} window(s)" if sn["mase"] < best["mase"] else "")
                 self.reasons_[uid] = (
                     f"{name} (the default): backtest MASE {_mase(best['mase'])}, sMAPE {best['smape']:.2f} vs "
-                    f"{versus}; no candidate beat it consistently ({rule})"
+                    f"{versus}; no candidate beat it consistently ({rule}){lucky}"
                 )
             else:
                 blended = name != FLOOR and float(self.shrink) > 0

@@ -98,6 +98,7 @@ def test_switching_from_the_default_needs_consistent_evidence() -> None:
     stay = _select_from({"seasonal_naive": [0.0, 1.0], "naive": [0.5, 0.9]}, default="naive", ensemble=False)
     assert stay.scores_.set_index("candidate").loc["seasonal_naive", "mase"] < 0.6
     assert stay.choice_["x"] == "naive" and "no candidate beat it consistently" in stay.reasons_["x"]
+    assert "seasonal_naive's mean MASE is lower, but it was worse than the default in 1 of 2" in stay.reasons_["x"]
 
 
 def test_floor_holds_when_every_candidate_is_worse() -> None:
