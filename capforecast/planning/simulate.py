@@ -18,13 +18,23 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from capforecast.errors import PlanningError
+from capforecast.planning._decisions import (
+    MODES,
+    PoolBounds,
+    _busy,
+    _check_mode,
+    causal_fill,
+    decision_schedule,
+    split_windows,
+    tune_knob,
+)
+from capforecast.planning._forecast_method import ForecastMethod
 from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
 from capforecast.planning.scoring import oracle_nodes, score_nodes
 
@@ -39,113 +49,7 @@ __all__ = [
     "split_windows",
 ]
 
-MODES = ("nightly", "hourly")
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PoolBounds:
-    """What the simulator needs to know of a pool: GPUs per node, node bounds, price.
-
-    Examples
-    --------
-    >>> PoolBounds(gpus_per_node=8).max_nodes
-    inf
-    """
-
-    gpus_per_node: int = 8
-    min_nodes: float = 0
-    max_nodes: float = math.inf
-    price_per_node_hour: float = 1.0
-
-    def nodes(self, demand: np.ndarray) -> np.ndarray:
-        """Nodes that hold ``demand`` GPUs, within the bounds (works on any array shape)."""
-        n = np.ceil(np.maximum(np.asarray(demand, float), 0.0) / self.gpus_per_node - 1e-9)
-        return np.clip(np.maximum(n, 0.0), self.min_nodes, self.max_nodes)
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise PlanningError(f"unknown simulation mode {mode!r}; use one of {', '.join(MODES)}")
-    return mode
-
-
-def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) -> list[Decision]:
-    """Return the decisions that commit steps ``start..stop-1`` of a regular, sorted index ``ds``.
-
-    Examples
-    --------
-    >>> ds = pd.date_range("2020-05-01", periods=72, freq="h", tz="UTC")
-    >>> d = decision_schedule(ds, 30, 72, "nightly")
-    >>> [(str(x.time), x.observed, len(x.targets)) for x in d]
-    [('2020-05-02 00:00:00+00:00', 24, 18), ('2020-05-03 00:00:00+00:00', 48, 24)]
-    >>> h = decision_schedule(ds, 30, 72, "hourly")[0]
-    >>> (str(h.time), h.observed, h.targets.tolist())
-    ('2020-05-02 05:00:00+00:00', 29, [30])
-    """
-    _check_mode(mode)
-    if len(ds) < 2:
-        raise PlanningError("a series needs at least two steps to be simulated; give it more history")
-    step = ds[1] - ds[0]
-    if not 0 < start < stop <= len(ds):
-        raise PlanningError(
-            f"the simulated window [{start}, {stop}) does not fit a series of {len(ds)} steps; "
-            "shorten --test-days or give more history"
-        )
-    labels = ds[start:stop]
-    if mode == "nightly":
-        times = labels.floor("D")
-    else:
-        times = labels.floor("h") - pd.Timedelta("1h")
-    decisions = []
-    positions = np.arange(start, stop)
-    for time in pd.unique(times):
-        time = pd.Timestamp(time)
-        observed = int(ds.searchsorted(time - step, side="right"))
-        decisions.append(Decision(time=time, observed=observed, targets=positions[times == time]))
-    return decisions
-
-
-def split_windows(n_steps: int, step: pd.Timedelta, test_days: float, val_days: float) -> tuple[int, int, int]:
-    """Return ``(val_start, test_start, stop)`` positions of the validation and test windows.
-
-    Examples
-    --------
-    >>> split_windows(744, pd.Timedelta("1h"), 7, 7)
-    (408, 576, 744)
-    """
-    n_test = int(round(pd.Timedelta(days=test_days) / step))
-    n_val = int(round(pd.Timedelta(days=val_days) / step))
-    if n_test < 1 or n_val < 1:
-        raise PlanningError("--test-days and the validation days must each cover at least one step")
-    if n_test + n_val + 2 > n_steps:
-        need = pd.Timedelta(days=test_days + val_days) + 2 * step
-        raise PlanningError(
-            f"a series of {n_steps} steps is too short for {test_days} test days after {val_days} validation "
-            f"days; give at least {need} of data plus some history, or lower --test-days"
-        )
-    return n_steps - n_test - n_val, n_steps - n_test, n_steps
-
-
-def causal_fill(y: np.ndarray) -> np.ndarray:
-    """Forward-fill missing values (each from the newest value before it; leading gaps become 0)."""
-    y = np.asarray(y, dtype=float)
-    idx = np.where(np.isfinite(y), np.arange(len(y)), -1)
-    np.maximum.accumulate(idx, out=idx)
-    out = np.where(idx >= 0, y[np.maximum(idx, 0)], 0.0)
-    return out
-
-
-def tune_knob(busy_by_knob: np.ndarray, target_busy: float) -> tuple[int, bool]:
-    """Index of the first (cheapest) knob with busy <= target, and whether any met it (else the last)."""
-    ok = np.flatnonzero(busy_by_knob <= target_busy + 1e-12)
-    return (int(ok[0]), True) if ok.size else (len(busy_by_knob) - 1, False)
-
-
-def _busy(demand: np.ndarray, nodes: np.ndarray, gpus_per_node: int) -> np.ndarray:
-    seen = np.isfinite(demand)
-    return np.mean(demand[seen] > nodes[..., seen] * gpus_per_node + 1e-9, axis=-1)
 
 
 def simulate_baselines(
@@ -155,7 +59,7 @@ def simulate_baselines(
     target_busy: float,
     test_days: float = 7,
     val_days: float = 7,
-    pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),
+    pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),  # noqa: B008 - frozen, so immutable
     planners: Sequence[str | BaselinePlanner] = tuple(BASELINES),
     include_oracle: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -202,98 +106,6 @@ def simulate_baselines(
 
 
 # ---------------------------------------------------------------------------------------------- capforecast
-@dataclass(frozen=True)
-class ForecastMethod:
-    """capforecast's plan as the simulator runs it: model quantiles, the newest level, rolling conformal headroom.
-
-    Every day at 00:00 the model (``get_model(model, **model_params)``) is refit on the demand observed by
-    then and forecasts the quantiles ``floor_quantile``, 0.5 and ``quantile`` of the next 48 h. The demand
-    estimates at a decision are
-
-    - ``nightly`` (1 to 24 h ahead): ``max(newest observed demand, the quantile forecast)``;
-    - ``hourly`` (2 steps ahead): ``shape = newest demand + median(t) - median(phase of the newest demand)``
-      (the newest level moved along the seasonal shape), and ``max(shape, floor_quantile forecast)``.
-
-    Each estimate is multiplied by ``1 + headroom``, the headroom that
-    :func:`~capforecast.planning.calibrate.calibrate_headroom` finds on the last ``calibration_days`` of
-    estimates whose demand was observed by the decision time (the validation window at first). With several
-    estimates, the one whose calibrated plan was cheapest on that same window is used.
-
-    Examples
-    --------
-    >>> ForecastMethod().model
-    'seasonal_quantile'
-    """
-
-    model: str = "seasonal_quantile"
-    model_params: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
-    quantile: float = 0.9
-    floor_quantile: float = 0.25
-    calibration_days: float = 7.0
-    name: str = "capforecast"
-
-    def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.DataFrame]:
-        """Refit once per day; map each day's 00:00 to its forecast (columns ``low``, ``mid``, ``q``)."""
-        from capforecast.frames import quantile_column
-        from capforecast.models import get_model
-
-        step = pd.Timedelta(frame.groupby("unique_id")["ds"].diff().min())
-        levels = sorted({self.floor_quantile, 0.5, self.quantile})
-        out = {}
-        for day in days:
-            hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
-            # through the next day's last step: hourly mode looks up the phase of the newest value a day on
-            horizon = int((day + pd.Timedelta("2D") - step - hist.groupby("unique_id")["ds"].max().min()) / step)
-            model = get_model(self.model, **dict(self.model_params)).fit(hist)
-            fc = model.predict(horizon, quantiles=levels).set_index(["unique_id", "ds"])
-            out[day] = pd.DataFrame({"low": fc[quantile_column(self.floor_quantile)],
-                                     "mid": fc[quantile_column(0.5)], "q": fc[quantile_column(self.quantile)]})
-        return out
-
-    def estimates(
-        self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision], mode: str,
-        forecasts: Mapping[pd.Timestamp, pd.DataFrame],
-    ) -> np.ndarray:
-        """The demand estimates (before headroom) of every target step, shape ``(n_estimates, n_targets)``."""
-        parts = []
-        for d in decisions:
-            fc = forecasts[d.time.floor("D")].loc[uid].reindex(ds[d.targets])
-            last = y[d.observed - 1] if d.observed > 0 else 0.0
-            if mode == "nightly":
-                parts.append(np.fmax(fc["q"].to_numpy(float), last)[None, :])
-                continue
-            phase = forecasts[d.time.floor("D")].loc[uid]["mid"].get(ds[d.observed - 1] + pd.Timedelta("1D"))
-            shift = fc["mid"].to_numpy(float) - (np.nan if phase is None else phase)
-            shape = last + np.where(np.isfinite(shift), shift, 0.0)
-            parts.append(np.stack([shape, np.fmax(shape, fc["low"].to_numpy(float))]))
-        return np.maximum(np.concatenate(parts, axis=1), 0.0) if parts else np.zeros((1, 0))
-
-    def calibrated(
-        self, estimates: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int,
-        decisions: Sequence[Decision], target_busy: float, pool: PoolBounds,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply rolling conformal headroom at each decision; ``estimates`` cover steps ``start..``.
-
-        Returns the planned demand of every target step and the headroom used at each decision.
-        """
-        from capforecast.planning.calibrate import calibrate_headroom
-
-        window = max(1, int(round(pd.Timedelta(days=self.calibration_days) / (ds[1] - ds[0]))))
-        out, used = [], []
-        for d in decisions:
-            lo, hi = max(start, d.observed - window), d.observed
-            best = None
-            for est in estimates:
-                cal = calibrate_headroom(est[lo - start: hi - start], y[lo:hi], target_busy)
-                cost = float(pool.nodes(cal.apply(est[lo - start: hi - start])).sum())
-                if best is None or cost < best[0]:
-                    best = (cost, est, cal)
-            _, est, cal = best  # type: ignore[misc]
-            out.append(cal.apply(est[d.targets - start]))
-            used.append(cal.headroom)
-        return np.concatenate(out), np.asarray(used)
-
-
 def _bounds(pool: Any) -> PoolBounds:
     return PoolBounds(gpus_per_node=pool.gpus_per_node, min_nodes=pool.min_nodes, max_nodes=pool.max_nodes,
                       price_per_node_hour=pool.price_per_node_hour)

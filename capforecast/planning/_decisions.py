@@ -1,0 +1,123 @@
+"""The walk-forward building blocks of :mod:`capforecast.planning.simulate`: decisions, windows, pool bounds.
+
+:func:`decision_schedule` lists the decisions of a mode, :func:`split_windows` places the validation and test
+windows, :class:`PoolBounds` turns demand into nodes; :mod:`capforecast.planning.simulate` re-exports them all
+and describes the protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from capforecast.errors import PlanningError
+from capforecast.planning.baselines import Decision
+
+MODES = ("nightly", "hourly")
+
+
+@dataclass(frozen=True)
+class PoolBounds:
+    """What the simulator needs to know of a pool: GPUs per node, node bounds, price.
+
+    Examples
+    --------
+    >>> PoolBounds(gpus_per_node=8).max_nodes
+    inf
+    """
+
+    gpus_per_node: int = 8
+    min_nodes: float = 0
+    max_nodes: float = math.inf
+    price_per_node_hour: float = 1.0
+
+    def nodes(self, demand: np.ndarray) -> np.ndarray:
+        """Nodes that hold ``demand`` GPUs, within the bounds (works on any array shape)."""
+        n = np.ceil(np.maximum(np.asarray(demand, float), 0.0) / self.gpus_per_node - 1e-9)
+        return np.clip(np.maximum(n, 0.0), self.min_nodes, self.max_nodes)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise PlanningError(f"unknown simulation mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode
+
+
+def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) -> list[Decision]:
+    """Return the decisions that commit steps ``start..stop-1`` of a regular, sorted index ``ds``.
+
+    Examples
+    --------
+    >>> ds = pd.date_range("2020-05-01", periods=72, freq="h", tz="UTC")
+    >>> d = decision_schedule(ds, 30, 72, "nightly")
+    >>> [(str(x.time), x.observed, len(x.targets)) for x in d]
+    [('2020-05-02 00:00:00+00:00', 24, 18), ('2020-05-03 00:00:00+00:00', 48, 24)]
+    >>> h = decision_schedule(ds, 30, 72, "hourly")[0]
+    >>> (str(h.time), h.observed, h.targets.tolist())
+    ('2020-05-02 05:00:00+00:00', 29, [30])
+    """
+    _check_mode(mode)
+    if len(ds) < 2:
+        raise PlanningError("a series needs at least two steps to be simulated; give it more history")
+    step = ds[1] - ds[0]
+    if not 0 < start < stop <= len(ds):
+        raise PlanningError(
+            f"the simulated window [{start}, {stop}) does not fit a series of {len(ds)} steps; "
+            "shorten --test-days or give more history"
+        )
+    labels = ds[start:stop]
+    if mode == "nightly":
+        times = labels.floor("D")
+    else:
+        times = labels.floor("h") - pd.Timedelta("1h")
+    decisions = []
+    positions = np.arange(start, stop)
+    for time in pd.unique(times):
+        time = pd.Timestamp(time)
+        observed = int(ds.searchsorted(time - step, side="right"))
+        decisions.append(Decision(time=time, observed=observed, targets=positions[times == time]))
+    return decisions
+
+
+def split_windows(n_steps: int, step: pd.Timedelta, test_days: float, val_days: float) -> tuple[int, int, int]:
+    """Return ``(val_start, test_start, stop)`` positions of the validation and test windows.
+
+    Examples
+    --------
+    >>> split_windows(744, pd.Timedelta("1h"), 7, 7)
+    (408, 576, 744)
+    """
+    n_test = int(round(pd.Timedelta(days=test_days) / step))
+    n_val = int(round(pd.Timedelta(days=val_days) / step))
+    if n_test < 1 or n_val < 1:
+        raise PlanningError("--test-days and the validation days must each cover at least one step")
+    if n_test + n_val + 2 > n_steps:
+        need = pd.Timedelta(days=test_days + val_days) + 2 * step
+        raise PlanningError(
+            f"a series of {n_steps} steps is too short for {test_days} test days after {val_days} validation "
+            f"days; give at least {need} of data plus some history, or lower --test-days"
+        )
+    return n_steps - n_test - n_val, n_steps - n_test, n_steps
+
+
+def causal_fill(y: np.ndarray) -> np.ndarray:
+    """Forward-fill missing values (each from the newest value before it; leading gaps become 0)."""
+    y = np.asarray(y, dtype=float)
+    idx = np.where(np.isfinite(y), np.arange(len(y)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    out = np.where(idx >= 0, y[np.maximum(idx, 0)], 0.0)
+    return out
+
+
+def tune_knob(busy_by_knob: np.ndarray, target_busy: float) -> tuple[int, bool]:
+    """Index of the first (cheapest) knob with busy <= target, and whether any met it (else the last)."""
+    ok = np.flatnonzero(busy_by_knob <= target_busy + 1e-12)
+    return (int(ok[0]), True) if ok.size else (len(busy_by_knob) - 1, False)
+
+
+def _busy(demand: np.ndarray, nodes: np.ndarray, gpus_per_node: int) -> np.ndarray:
+    seen = np.isfinite(demand)
+    return np.mean(demand[seen] > nodes[..., seen] * gpus_per_node + 1e-9, axis=-1)
