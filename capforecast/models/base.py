@@ -109,6 +109,13 @@ class Forecaster:
     def _predict(self, horizon: int, quantiles: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
         raise NotImplementedError
 
+    def _check_counts(self, *names: str) -> None:
+        """ModelError unless each named hyperparameter is a whole number >= 1 (sizes, counts, iterations)."""
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ModelError(f"{self.alias}: {name} must be a whole number >= 1, got {value!r}")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "ids_"):
             raise NotFittedError(

@@ -141,9 +141,7 @@ class SeasonalQuantile(Forecaster):
         self.n_seasons = n_seasons
 
     def _fit(self, frame: pd.DataFrame) -> None:
-        if isinstance(self.n_seasons, bool) or not isinstance(self.n_seasons, (int, np.integer)) \
-                or self.n_seasons < 1:
-            raise ModelError(f"seasonal_quantile: n_seasons must be a whole number >= 1, got {self.n_seasons!r}")
+        self._check_counts("n_seasons")
         self.season_length_ = season_steps(self.season, self.step_)
         m = self.season_length_
         self.history_ = {}

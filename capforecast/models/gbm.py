@@ -93,10 +93,8 @@ class GBMForecaster(FallbackMixin, Forecaster):
         self.seed = seed
 
     def _check_params(self) -> None:
-        for name in ("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows", "n_bags", "n_threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ModelError(f"gbm: {name} must be a whole number >= 1, got {value!r}")
+        self._check_counts("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows", "n_bags",
+                           "n_threads")
         if not float(self.learning_rate) > 0:
             raise ModelError(f"gbm: learning_rate must be > 0, got {self.learning_rate!r}")
         if self.normalize not in ("series", "window"):

@@ -77,10 +77,7 @@ class HoltWinters(FallbackMixin, Forecaster):
     def _check_params(self) -> None:
         if self.trend not in (None, "add"):
             raise ModelError(f"holt_winters: trend must be None or 'add', got {self.trend!r}")
-        for name in ("max_history", "n_paths"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ModelError(f"holt_winters: {name} must be a whole number >= 1, got {value!r}")
+        self._check_counts("max_history", "n_paths")
         if self.season is not None and (isinstance(self.season, bool) or int(self.season) < 2):
             raise ModelError(f"holt_winters: season must be a number of steps >= 2, got {self.season!r}")
 

@@ -106,11 +106,8 @@ class LSTMForecaster(FallbackMixin, Forecaster):
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
-        for name in ("horizon", "input_steps", "units", "lstm_layers", "dense_units", "epochs", "batch_size",
-                     "max_windows"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ModelError(f"lstm: {name} must be a whole number >= 1, got {value!r}")
+        self._check_counts("horizon", "input_steps", "units", "lstm_layers", "dense_units", "epochs", "batch_size",
+                           "max_windows")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ModelError(f"lstm: dropout must be in [0, 1), got {self.dropout!r}")
 
