@@ -105,3 +105,17 @@ def auto_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.shrink is not None:
         params["shrink"] = args.shrink
     return params
+
+
+def preset_model(name: str, horizon: int) -> Any:
+    """An unfitted model by benchmark name (a preset of ``capforecast.models.auto.CANDIDATES`` or an alias),
+    set to ``horizon``, the P50/P90 levels the benchmarks score (fewer regressors to train) and no progress."""
+    from capforecast.models import get_model
+    from capforecast.models.auto import CANDIDATES
+
+    alias, params = CANDIDATES.get(name, (name, {}))
+    model = get_model(alias, **params)
+    accepted = model.get_params()
+    model.set_params(**{k: v for k, v in (("horizon", horizon), ("quantiles", (0.5, 0.9)), ("verbose", 0))
+                        if k in accepted})
+    return model

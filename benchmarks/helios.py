@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_auto_options, auto_params, markdown_table, measured  # noqa: E402
+from _common import add_auto_options, auto_params, markdown_table, measured, preset_model  # noqa: E402
 
 from capforecast.datasets import load_helios  # noqa: E402
 from capforecast.evaluation import conformal_offsets, cross_validation  # noqa: E402
-from capforecast.models.auto import CANDIDATES, DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
+from capforecast.models.auto import DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
 
 H, WINDOWS = 24, 7
 DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,holt_winters,gbm_fast,auto"
@@ -39,19 +39,9 @@ AUTO_PARAMS: dict[str, Any] = {}  # set from the command line before the models 
 
 
 def build(name: str, auto_candidates: list[str]) -> Any:
-    from capforecast.models import get_model
-
     if name == "auto":
         return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, **AUTO_PARAMS)
-    alias, params = CANDIDATES.get(name, (name, {}))
-    model = get_model(alias, **params)
-    if "horizon" in model.get_params():
-        model.set_params(horizon=H)
-    if "quantiles" in model.get_params():
-        model.set_params(quantiles=(0.5, 0.9))
-    if "verbose" in model.get_params():
-        model.set_params(verbose=0)
-    return model
+    return preset_model(name, H)
 
 
 def backtest(name: str, frame: pd.DataFrame, auto_candidates: list[str], lstm_refit: int) -> Any:

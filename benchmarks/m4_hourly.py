@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_auto_options, auto_params, markdown_table, measured  # noqa: E402
+from _common import add_auto_options, auto_params, markdown_table, measured, preset_model  # noqa: E402
 
 from capforecast.datasets import data_root, load_m4_hourly  # noqa: E402
 from capforecast.evaluation import conformalize, cross_validation, metrics  # noqa: E402
 from capforecast.evaluation import m4 as m4score  # noqa: E402
-from capforecast.models.auto import CANDIDATES, DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
+from capforecast.models.auto import DEFAULT_CANDIDATES, AutoForecaster  # noqa: E402
 
 H = 48
 DEFAULT_MODELS = "naive,seasonal_naive,seasonal_naive_weekly,seasonal_median_daily,seasonal_median_weekly,gbm_fast,auto"
@@ -41,20 +41,10 @@ AUTO_PARAMS: dict[str, Any] = {}  # set from the command line before the models 
 
 def build(name: str, auto_candidates: list[str], windows: int) -> Any:
     """A model by benchmark name: 'auto', a preset of capforecast.models.auto.CANDIDATES, or an alias."""
-    from capforecast.models import get_model
-
     if name == "auto":
         return AutoForecaster(candidates=tuple(auto_candidates), horizon=H, n_windows=windows, progress=True,
                               **AUTO_PARAMS)
-    alias, params = CANDIDATES.get(name, (name, {}))
-    model = get_model(alias, **params)
-    if "horizon" in model.get_params():
-        model.set_params(horizon=H)
-    if "quantiles" in model.get_params():
-        model.set_params(quantiles=(0.5, 0.9))  # the levels scored here; fewer regressors to train
-    if "verbose" in model.get_params():
-        model.set_params(verbose=0)
-    return model
+    return preset_model(name, H)
 
 
 def run_model(name: str, train: pd.DataFrame, auto_candidates: list[str], windows: int,
