@@ -27,6 +27,7 @@ __all__ = [
     "mask_outages",
     "season_length",
     "series_arrays",
+    "ScaledInputs",
     "series_scale",
     "weekly_lag",
     "window_normalize",
@@ -205,3 +206,23 @@ def window_normalize(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = rows.copy()
     out[:, _VALUE_COLUMNS] /= level[:, None]
     return np.column_stack([out, np.log(level)]), level
+
+
+class ScaledInputs:
+    """The per-series scaling the learned models share (GBM, LSTM): outages masked, values divided by scale."""
+
+    outages_: dict[str, int]
+    scales_: dict[str, float]
+    exog_scales_: dict[str, dict[str, float]]
+    exog_cols_: list[str]
+
+    def _scaled_inputs(self, a: dict[str, np.ndarray], uid: str, m: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """The target with outages masked (recorded in ``outages_``), its scale (kept in ``scales_``), and the
+        gap-filled exogenous columns ``(T, E)`` divided by their own scales (kept in ``exog_scales_``)."""
+        y, masked = mask_outages(a["y"], m)
+        if masked:
+            self.outages_[uid] = masked
+        scale = self.scales_.setdefault(uid, series_scale(y))
+        ex = [fill_for_input(a[c], m) / self.exog_scales_.setdefault(uid, {}).setdefault(c, series_scale(a[c]))
+              for c in self.exog_cols_]
+        return y, scale, np.column_stack(ex) if ex else np.zeros((len(y), 0))

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9, 0.95, 0.99)
 
 
-class GBMForecaster(FallbackMixin, Forecaster):
+class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
     """One ``HistGradientBoostingRegressor(loss='quantile')`` per level on direct lag/calendar features.
 
     Parameters
@@ -107,13 +107,7 @@ class GBMForecaster(FallbackMixin, Forecaster):
         return rows, np.ones(len(rows))
 
     def _prepare(self, a: dict[str, np.ndarray], uid: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        y, masked = feat.mask_outages(a["y"], m)
-        if masked:
-            self.outages_[uid] = masked
-        scale = self.scales_.setdefault(uid, feat.series_scale(y))
-        ex = [feat.fill_for_input(a[c], m) / self.exog_scales_.setdefault(uid, {}).setdefault(
-            c, feat.series_scale(a[c])) for c in self.exog_cols_]
-        exog = np.column_stack(ex) if ex else np.zeros((len(y), 0))
+        y, scale, exog = self._scaled_inputs(a, uid, m)
         return feat.fill_for_input(y, m) / scale, y / scale, exog
 
     def _fit(self, frame: pd.DataFrame) -> None:

@@ -42,7 +42,7 @@ _STATE_FILE = "state.joblib"
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 
 
-class LSTMForecaster(FallbackMixin, Forecaster):
+class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
     """Global LSTM with direct multi-horizon quantile outputs.
 
     Parameters
@@ -113,15 +113,8 @@ class LSTMForecaster(FallbackMixin, Forecaster):
 
     def _series_inputs(self, a: dict[str, np.ndarray], uid: str, m: int) -> tuple[np.ndarray, np.ndarray]:
         """Scaled input columns ``(T, 2 + n_exog)`` and the scaled target (NaN where missing) of one series."""
-        y, masked = feat.mask_outages(a["y"], m)
-        if masked:
-            self.outages_[uid] = masked
-        scale = self.scales_.setdefault(uid, feat.series_scale(y))
-        cols = [feat.fill_for_input(y, m) / scale, np.isfinite(y).astype(float)]
-        for c in self.exog_cols_:
-            s = self.exog_scales_.setdefault(uid, {}).setdefault(c, feat.series_scale(a[c]))
-            cols.append(feat.fill_for_input(a[c], m) / s)
-        return np.column_stack(cols), y / scale
+        y, scale, exog = self._scaled_inputs(a, uid, m)
+        return np.column_stack([feat.fill_for_input(y, m) / scale, np.isfinite(y).astype(float), exog]), y / scale
 
     def _past_matrix(self, raw: np.ndarray, last_ds: pd.Timestamp, length: int) -> np.ndarray:
         """Insert the calendar (of the steps ending at ``last_ds``) after the target and flag columns."""
