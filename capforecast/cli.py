@@ -2,12 +2,16 @@
 
 Each sub-command lives in ``capforecast/commands/<name>.py`` and exposes ``register(subparsers)`` (adds its
 parser and ``set_defaults(func=run)``) and ``run(args) -> int``. This module is the only place that maps
-errors to exit codes: a :class:`~capforecast.errors.CapforecastError` is printed as one line, no traceback.
+errors to exit codes: a :class:`~capforecast.errors.CapforecastError` is printed as one line, no traceback, and
+so is an :class:`OSError` (the path and the cause: a read-only folder, a full disk, a file where a folder is
+expected). Every command writes beside its targets first and replaces them last, so a failed run leaves them as
+they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -63,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except CapforecastError as exc:
-        message = " ".join(str(exc).split("\n")[0:1]) or type(exc).__name__
-        print(f"capforecast: error: {message}", file=sys.stderr)
+        print(f"capforecast: error: {one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("capforecast: interrupted", file=sys.stderr)
@@ -73,6 +76,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        print(f"capforecast: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined by spaces (nothing is dropped: a hint on a later line stays)."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+#: What to do about the usual write faults, by errno.
+_OS_FIXES = {
+    errno.ENOSPC: "free some space and run again",
+    errno.EDQUOT: "free some space and run again",
+    errno.EROFS: "choose a writable output path",
+    errno.EACCES: "choose a folder you may write to",
+    errno.EPERM: "choose a folder you may write to",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path or move that file",
+    errno.EISDIR: "it is a folder: give a file name, or choose another path",
+    errno.EEXIST: "something is already there: choose another path or remove it",
+    errno.ENOTEMPTY: "the folder is not empty: choose another path or remove it",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OS error: the path(s), the cause and, for the usual faults, the fix."""
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    cause = exc.strerror or one_line(str(exc)) or type(exc).__name__
+    fix = _OS_FIXES.get(exc.errno or 0)
+    return f"{paths + ': ' if paths else ''}{cause}{'; ' + fix if fix else ''}"
 
 
 if __name__ == "__main__":  # pragma: no cover
