@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata as _im
 from pathlib import Path
@@ -42,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from capforecast._io import write_text
+from capforecast._io import make_temp_dir, write_text
 from capforecast.errors import ModelError
 from capforecast.models.base import Forecaster, jsonable, load_model
 
@@ -163,7 +162,7 @@ def save(
     model._check_fitted()
     base = Path(root) / name
     base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
+    tmp = make_temp_dir(base, ".incoming-")  # with the umask's mode, like every other output
     try:
         model.save(tmp / "model")
         meta = {
@@ -184,7 +183,7 @@ def save(
             "libraries": _library_versions(),
             "files": _checksums(tmp),
         }
-        (tmp / _META).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        write_text(tmp / _META, json.dumps(meta, indent=2, sort_keys=True, default=str))
         have = versions(name, root)
         number = int(have[-1][1:]) + 1 if have else 1
         while True:
