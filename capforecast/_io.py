@@ -76,14 +76,21 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary directory beside ``path``; on success swap it in place of ``path``.
 
-    An existing ``path`` is kept until the new directory is complete, then swapped out (see :func:`publish`)
-    and deleted; on any error the temporary directory is deleted and ``path`` is left exactly as it was.
+    The finished folder gets capforecast's ownership manifest (see :mod:`capforecast._owned`). An existing
+    ``path`` is replaced only if capforecast wrote it (:class:`~capforecast.errors.OutputError` otherwise); it is
+    kept until the new directory is complete, then swapped out (see :func:`publish`) and deleted. On any error
+    the temporary directory is deleted and ``path`` is left exactly as it was.
     """
+    from capforecast import _owned
+
     target = Path(path)
+    _owned.check_folder(target)  # refuse before any work
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, f".{target.name}.")
     try:
         yield tmp
+        _owned.mark_folder(tmp)
+        _owned.check_folder(target)  # again: something may have appeared there meanwhile
         publish(tmp, target)
     finally:
         if tmp.exists():

@@ -14,6 +14,7 @@ __all__ = [
     "IngestError",
     "ModelError",
     "NotFittedError",
+    "OutputError",
     "PlanningError",
 ]
 
@@ -44,3 +45,8 @@ class IngestError(CapforecastError):
 
 class PlanningError(CapforecastError):
     """A capacity plan cannot be built or emitted."""
+
+
+class OutputError(CapforecastError):
+    """An output cannot be written without losing something: the path holds files capforecast did not write, or
+    it is also an input."""

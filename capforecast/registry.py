@@ -240,7 +240,18 @@ def load(name: str, version: str = "latest", root: str | os.PathLike[str] = DEFA
 def promote(name: str, version: str, root: str | os.PathLike[str] = DEFAULT_ROOT) -> None:
     """Make ``version`` the champion of ``name`` (what ``load(name, 'champion')`` returns)."""
     resolved = resolve(name, version, root)
-    write_text(Path(root) / name / _CHAMPION, resolved + "\n")
+    pointer = Path(root) / name / _CHAMPION
+    if os.path.lexists(pointer) and not (pointer.is_file() and _VERSION_RE.match(_read_pointer(pointer))):
+        raise ModelError(f"registry: {pointer} was not written by capforecast (a champion pointer holds one line "
+                         "such as v0003), so it is not replaced; move it away and promote again")
+    write_text(pointer, resolved + "\n")
+
+
+def _read_pointer(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def list_models(root: str | os.PathLike[str] = DEFAULT_ROOT) -> pd.DataFrame:

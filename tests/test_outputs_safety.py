@@ -52,6 +52,144 @@ def plan(inputs: dict[str, Path], *extra: str) -> int:
                  "--out", str(inputs["out"]), *extra])
 
 
+# ---------------------------------------------------------------- defect 1: only what capforecast wrote
+
+
+def test_plan_keeps_the_users_own_k8s_and_report_folders(inputs, capsys):
+    out = inputs["out"]
+    (out / "k8s").mkdir(parents=True)
+    (out / "k8s" / "deployment.yaml").write_text("kind: Deployment  # mine\n")
+    (out / "report").mkdir()
+    (out / "report" / "notes.md").write_text("my notes\n")
+    before = snapshot(out)
+    assert plan(inputs) == 1
+    line = error_line(capsys)
+    assert str(out / "k8s") in line and "not written by capforecast" in line and "--out" in line
+    assert snapshot(out) == before
+
+
+def test_plan_reruns_into_its_own_folder_but_not_over_a_file_added_to_it(inputs, capsys):
+    out = inputs["out"]
+    assert plan(inputs) == 0
+    assert (out / ".capforecast-manifest.json").is_file() and (out / "k8s" / ".capforecast-manifest.json").is_file()
+    assert plan(inputs) == 0  # its own outputs are replaced
+    capsys.readouterr()
+    (out / "k8s" / "mine.yaml").write_text("kind: ConfigMap\n")
+    before = snapshot(out)
+    assert plan(inputs) == 1
+    assert str(out / "k8s" / "mine.yaml") in error_line(capsys)
+    assert snapshot(out) == before
+
+
+def test_a_changed_output_file_is_not_replaced(inputs, capsys):
+    out = inputs["out"]
+    assert plan(inputs) == 0
+    (out / "report.md").write_text("# my own report\n")
+    before = snapshot(out)
+    assert plan(inputs) == 1
+    assert str(out / "report.md") in error_line(capsys)
+    assert snapshot(out) == before
+
+
+def test_a_folder_from_an_older_capforecast_without_manifest_is_refused_with_the_fix(inputs, capsys):
+    out = inputs["out"]
+    assert plan(inputs) == 0
+    (out / "k8s" / ".capforecast-manifest.json").unlink()
+    before = snapshot(out)
+    assert plan(inputs) == 1
+    line = error_line(capsys)
+    assert "no .capforecast-manifest.json" in line and "move it away" in line
+    assert snapshot(out) == before
+
+
+def test_sample_replaces_its_own_files_and_recognises_old_ones_by_their_header(tmp_path, capsys):
+    out = tmp_path / "sample"
+    assert main(["sample", "--out", str(out), "--days", "8"]) == 0
+    (out / ".capforecast-manifest.json").unlink()  # as written by a capforecast without manifests
+    assert main(["sample", "--out", str(out), "--days", "9"]) == 0
+    (out / "pools.yaml").write_text("pools: []  # my own pools\n")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["sample", "--out", str(out), "--days", "8"]) == 1
+    assert str(out / "pools.yaml") in error_line(capsys)
+    assert snapshot(out) == before
+
+
+def test_backtest_does_not_replace_a_png_it_did_not_write(inputs, tmp_path, capsys):
+    png = tmp_path / "bt" / "scores.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG\r\n\x1a\nmine")
+    before = snapshot(png.parent)
+    assert main(["backtest", "--input", str(inputs["series"]), "--models", "naive", "--horizon", "24",
+                 "--windows", "1", "--no-progress", "--out", str(png.with_suffix(".csv"))]) == 1
+    assert str(png) in error_line(capsys)
+    assert snapshot(png.parent) == before
+
+
+# ---------------------------------------------------------------- defect 2: an output is never an input
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_forecast_refuses_to_overwrite_its_input(inputs, tmp_path, capsys, how):
+    series = inputs["series"]
+    out = {"same": series, "symlink": tmp_path / "link.csv", "hardlink": tmp_path / "hard.csv"}[how]
+    if how == "symlink":
+        out.symlink_to(series)
+    elif how == "hardlink":
+        os.link(series, out)
+    before = series.read_bytes()
+    assert main(["forecast", "--input", str(series), "--model", "naive", "--horizon", "4", "--out", str(out)]) == 1
+    line = error_line(capsys)
+    assert "--input" in line and "another path" in line
+    assert series.read_bytes() == before
+
+
+def test_plan_refuses_an_input_inside_an_output_folder(inputs, capsys):
+    out = inputs["out"]
+    assert plan(inputs) == 0
+    pools = out / "k8s" / "pools.yaml"
+    pools.write_text(POOLS)
+    before = snapshot(out)
+    assert main(["plan", "--forecast", str(inputs["forecast"]), "--pools", str(pools), "--out", str(out)]) == 1
+    assert "--pools" in error_line(capsys)
+    assert snapshot(out) == before
+
+
+def test_simulate_and_backtest_refuse_their_input_as_output(inputs, tmp_path, capsys):
+    series = inputs["series"]
+    copy = tmp_path / "sim" / "plan.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(series.read_bytes())
+    assert main(["simulate", "--input", str(copy), "--pools", str(inputs["pools"]), "--out", str(copy.parent)]) == 1
+    assert "--input" in error_line(capsys)
+    assert main(["backtest", "--input", str(series), "--out", str(series)]) == 1
+    assert "--input" in error_line(capsys)
+    assert copy.read_bytes() == series.read_bytes()
+
+
+def test_ingest_refuses_an_output_inside_its_cache(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    argv = ["ingest", "--url", "http://127.0.0.1:9", "--query", "up", "--since", "1h", "--step", "1m",
+            "--cache", str(cache), "--out", str(cache / "up.parquet")]
+    assert main(argv) == 1
+    assert "--cache" in error_line(capsys)
+    assert list(cache.iterdir()) == []
+
+
+def test_train_does_not_replace_a_champion_file_it_did_not_write(inputs, tmp_path, capsys):
+    pointer = tmp_path / "models" / "naive" / "CHAMPION"
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("my notes about the champion\n")
+    argv = ["train", "--input", str(inputs["series"]), "--model", "naive", "--registry", str(tmp_path / "models")]
+    assert main([*argv, "--promote"]) == 1
+    assert str(pointer) in error_line(capsys)
+    assert pointer.read_text() == "my notes about the champion\n"
+    pointer.unlink()
+    assert main([*argv, "--promote"]) == 0 and main([*argv, "--promote"]) == 0  # its own pointer is replaced
+    assert pointer.read_text() == "v0003\n"
+
+
 # ---------------------------------------------------------------- defect 4: write faults are one line
 
 
@@ -62,6 +200,14 @@ def test_write_faults_are_one_line_naming_the_path_and_the_cause(inputs, tmp_pat
     assert main([*fc, "--out", str(blocker / "sub" / "fc.csv")]) == 1  # a path under a file: NotADirectoryError
     line = error_line(capsys)
     assert str(blocker / "sub") in line and "Not a directory" in line and "a part of the path is a file" in line
+    assert main([*fc, "--out", str(blocker / "fc.csv")]) == 1
+    assert f"{blocker} is a file" in error_line(capsys)
+    folder = tmp_path / "dir.csv"
+    folder.mkdir()
+    assert main([*fc, "--out", str(folder)]) == 1
+    assert "is a folder" in error_line(capsys)
+    assert plan({**inputs, "out": blocker}) == 1  # a file where a folder is expected
+    assert "is a file" in error_line(capsys)
     assert blocker.read_text() == "x"
 
 
@@ -102,3 +248,36 @@ def test_a_multi_line_error_keeps_every_line(tmp_path, capsys):
     assert "is the file complete?" in error_line(capsys)
 
 
+# ---------------------------------------------------------------- defect 5: a previous plan that is not one
+
+
+def test_a_previous_plan_that_is_not_a_plan_is_one_line(inputs, capsys):
+    assert plan(inputs, "--previous-plan", str(inputs["series"])) == 1
+    line = error_line(capsys)
+    assert str(inputs["series"]) in line and "'nodes'" in line and "--previous-plan" in line
+    assert not inputs["out"].exists()
+
+
+def test_a_stale_plan_csv_in_out_is_ignored_as_previous_and_named_with_the_fix(inputs, caplog, capsys):
+    out = inputs["out"]
+    assert plan(inputs) == 0
+    stale = out / "plan.csv"
+    stale.write_text("unique_id,ds,gpus\na,2026-05-01T00:00:00Z,3\n")
+    before = snapshot(out)
+    assert plan(inputs) == 1
+    assert any("not comparing with" in r.getMessage() for r in caplog.records)
+    assert str(stale) in error_line(capsys)
+    assert snapshot(out) == before
+    stale.unlink()
+    assert plan(inputs) == 0  # the fix the message names
+
+
+# ---------------------------------------------------------------- defect 6: a horizon past the year 2262
+
+
+def test_a_horizon_past_the_last_timestamp_is_one_line(inputs, tmp_path, capsys):
+    assert main(["forecast", "--input", str(inputs["series"]), "--model", "naive", "--horizon", "100000000",
+                 "--out", str(tmp_path / "fc.csv")]) == 1
+    line = error_line(capsys)
+    assert "too far ahead" in line and "at most" in line
+    assert not (tmp_path / "fc.csv").exists()

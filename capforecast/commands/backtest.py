@@ -66,6 +66,7 @@ def _horizon_steps(text: str, frame: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast.errors import ConfigError
     from capforecast.evaluation.backtest import cross_validation
     from capforecast.evaluation.plot import plot_backtest
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: give a .csv file name for the score table, e.g. --out bt/scores.csv")
     if args.windows < 1 or args.refit < 1 or args.jobs == 0:
         raise ConfigError("--windows and --refit must be >= 1 and --jobs non-zero; e.g. --windows 7 --refit 1")
+    names = [out.name, out.stem + "_forecasts.csv", *([] if args.no_plot else [out.stem + ".png"])]
+    check_not_inputs([out.with_name(n) for n in names], {"--input": args.input})
     frame = read_series(args.input)
     h = _horizon_steps(args.horizon, frame)
     aliases = [a.strip() for a in str(args.models).split(",") if a.strip()]
@@ -95,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
     summary = bt.summary()
     summary.insert(0, "seconds", [round(bt.seconds.get(m, float("nan")), 1) for m in summary.index])
     print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
-    write_frame(bt.scores, out)
-    fc_path = out.with_name(out.stem + "_forecasts.csv")
-    write_frame(bt.forecasts, fc_path)
-    written = [str(out), str(fc_path)]
-    if not args.no_plot:
-        written.append(str(plot_backtest(bt.forecasts, out.with_suffix(".png"), history=frame)))
+    with outputs(out.parent, names) as stage:  # replaces only files capforecast wrote
+        write_frame(bt.scores, stage / names[0])
+        write_frame(bt.forecasts, stage / names[1])
+        if not args.no_plot:
+            plot_backtest(bt.forecasts, stage / names[2], history=frame)
+    written = [str(out.with_name(n)) for n in names]
     print(f"wrote {', '.join(written)} ({len(models)} model(s), {args.windows} window(s) of {h} steps, "
           f"{time.perf_counter() - started:.1f}s)")
     return 3 if bt.failures else 0

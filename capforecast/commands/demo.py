@@ -14,6 +14,7 @@ logger = logging.getLogger("capforecast.demo")
 
 DEFAULT_INPUT = Path("data/sample/series.csv")
 DEFAULT_POOLS = Path("data/sample/pools.yaml")
+OUTPUTS = ("forecast.csv", "k8s", "report", "report.md", "plan.csv")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,18 +38,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast._units import parse_duration
+    from capforecast.commands._modelargs import check_horizon
+    from capforecast.commands.sample import write_sample_into
     from capforecast.emit import write_overlay, write_report
     from capforecast.ingest.files import read_series
-    from capforecast.ingest.sample import write_sample
     from capforecast.models import get_model
     from capforecast.planning import load_pools, plan_capacity
 
     started = time.perf_counter()
     out = Path(args.out)
+    check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input or DEFAULT_INPUT,
+                                                         "--pools": args.pools or DEFAULT_POOLS})
     if args.input is None and not DEFAULT_INPUT.is_file():
         logger.info("%s not found: generating the sample into data/sample/", DEFAULT_INPUT)
-        write_sample(DEFAULT_INPUT.parent)
+        write_sample_into(DEFAULT_INPUT.parent)
     frame = read_series(args.input or DEFAULT_INPUT)
     pools = load_pools(args.pools or DEFAULT_POOLS)
 
@@ -59,16 +64,18 @@ def run(args: argparse.Namespace) -> int:
         from capforecast.errors import ConfigError
 
         raise ConfigError(f"--horizon {args.horizon} is shorter than one step ({model.step_}); give e.g. 24h")
+    check_horizon(model, horizon, f"--horizon {args.horizon}")
     levels = sorted({0.5, 0.9, *(p.service_quantile for p in pools)})
     forecast = model.predict(horizon, quantiles=levels)
     plan = plan_capacity(forecast, pools)
 
-    written = {
-        "forecast": write_frame(forecast, out / "forecast.csv"),
-        "plan": write_frame(plan, out / "plan.csv"),
-    }
-    overlay = write_overlay(plan, pools, out)
-    report = write_report(out, history=frame, forecast=forecast, plan=plan, pools=pools)
+    with outputs(out, OUTPUTS, folders=("k8s", "report")) as stage:  # nothing capforecast did not write is replaced
+        write_frame(forecast, stage / "forecast.csv")
+        write_frame(plan, stage / "plan.csv")
+        overlay = write_overlay(plan, pools, stage)
+        write_report(stage, history=frame, forecast=forecast, plan=plan, pools=pools)
+    written = {"forecast": out / "forecast.csv", "plan": out / "plan.csv"}
+    report = out / "report.md"
     print(f"forecast  {written['forecast']}  ({model.alias}, {horizon} steps, quantiles {levels})")
     print(f"plan      {written['plan']}  ({len(plan)} rows, nodes {plan['nodes'].min()}..{plan['nodes'].max()})")
     print(f"k8s       {out / 'k8s'}  ({len(overlay)} files; build with: kubectl kustomize {out / 'k8s'})")

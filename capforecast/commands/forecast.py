@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from capforecast.commands._modelargs import add_model_options, build_model, print_selection
+from capforecast.commands._modelargs import add_model_options, build_model, check_horizon, print_selection
 
 logger = logging.getLogger("capforecast.forecast")
 
@@ -49,8 +49,11 @@ def _check_against(model, frame) -> None:  # noqa: ANN001 - internal
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from capforecast import frames, registry
     from capforecast._io import write_frame
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
 
@@ -59,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     levels = frames.parse_quantiles(args.quantiles)
     if not str(args.out).lower().endswith((".csv", ".parquet")):
         raise ConfigError(f"--out {args.out}: use a .csv or .parquet file name")
+    out = Path(args.out)
+    check_not_inputs([out], {"--input": args.input, "--registry": args.registry})
     if args.registry:
         model = registry.load(args.name or args.model, args.version, root=args.registry)
         if model.alias != args.model:
@@ -75,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
         model = build_model(args, args.horizon).fit(read_series(args.input))
         print_selection(model)
+    check_horizon(model, args.horizon, f"--horizon {args.horizon}")
     forecast = model.predict(args.horizon, quantiles=levels)
-    write_frame(forecast, args.out)
+    with outputs(out.parent, [out.name]) as stage:  # replaces only a file capforecast wrote
+        write_frame(forecast, stage / out.name)
     print(f"wrote {len(forecast)} rows ({forecast['unique_id'].nunique()} series x {args.horizon} steps) "
           f"to {args.out}")
     return 0

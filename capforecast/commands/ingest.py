@@ -105,8 +105,11 @@ def _connection(args: argparse.Namespace):  # -> Connection
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import pandas as pd
 
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast._units import format_duration, parse_duration, parse_time
     from capforecast.ingest.files import write_series
     from capforecast.ingest.prometheus import fetch
@@ -132,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{option} is required (e.g. --step 5m --out gpus.parquet)")
     if not str(args.out).lower().endswith((".parquet", ".csv")):
         raise ConfigError(f"--out {args.out}: use a file name ending in .parquet or .csv")
+    out = Path(args.out)
+    check_not_inputs([out], {"--cache": args.cache, "--token-file": args.token_file,
+                             "--password-file": args.password_file, "--ca-file": args.ca_file})
     end = parse_time(args.end, name="--end") if args.end else pd.Timestamp.now(tz="UTC")
     if args.since:
         start = end - parse_duration(args.since, name="--since")
@@ -141,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give --start TIME or --since DURATION (e.g. --since 30d)")
     frame = fetch(_connection(args), query, start, end, args.step, id_labels=_split(args.id_labels),
                   cache=args.cache, max_points=args.max_points)
-    path = write_series(frame, args.out)
+    with outputs(out.parent, [out.name]) as stage:  # replaces only a file capforecast wrote
+        write_series(frame, stage / out.name)
+    path = out
     span = format_duration(frame["ds"].max() - frame["ds"].min())
     print(f"wrote {len(frame)} rows of {frame['unique_id'].nunique()} series ({span} at {args.step}) to {path}")
     return 0

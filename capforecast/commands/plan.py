@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -74,33 +73,77 @@ def _read_frame(path: str, what: str):  # noqa: ANN202 - returns a DataFrame
     return df
 
 
+def _check_plan(df, path: Path):  # noqa: ANN001, ANN202 - DataFrame in and out
+    """A previous plan, checked: ``unique_id``, ``ds`` and whole, non-negative ``nodes``."""
+    import numpy as np
+    import pandas as pd
+
+    from capforecast.errors import PlanningError
+
+    missing = [c for c in ("unique_id", "ds", "nodes") if c not in df.columns]
+    if missing:
+        raise PlanningError(f"{path} is not a plan: column(s) {missing} missing (it has {list(df.columns)[:8]})")
+    nodes = pd.to_numeric(df["nodes"], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(nodes) | (nodes < 0) | (nodes != np.round(nodes))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise PlanningError(f"{path} is not a plan: 'nodes' must be whole numbers >= 0, line {i + 2} has "
+                            f"{df['nodes'].iloc[i]!r}")
+    return df.assign(nodes=nodes.astype("int64"))
+
+
+def _previous(args: argparse.Namespace, out: Path):  # noqa: ANN202 - DataFrame or None
+    """The plan to compare against: --previous-plan (must be a plan), else OUT/plan.csv if it is one."""
+    from capforecast.cli import one_line
+    from capforecast.errors import CapforecastError, PlanningError
+
+    if args.previous_plan:
+        path = Path(args.previous_plan)
+        try:
+            return _check_plan(_read_frame(str(path), "plan"), path)
+        except CapforecastError as exc:
+            raise PlanningError(f"--previous-plan: {one_line(str(exc))}; pass a plan.csv written by "
+                                "'capforecast plan', or leave --previous-plan out") from None
+    path = out / "plan.csv"
+    if not path.is_file():
+        return None
+    try:
+        return _check_plan(_read_frame(str(path), "plan"), path)
+    except CapforecastError as exc:
+        logger.warning("not comparing with %s: %s", path, one_line(str(exc)))
+        return None
+
+
+OUTPUTS = ("k8s", "report", "report.md", "plan.json", "plan.csv")  # plan.csv last: it marks a finished plan
+
+
 def run(args: argparse.Namespace) -> int:
     from capforecast import frames
-    from capforecast._io import publish, write_frame
+    from capforecast._io import write_frame
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast.emit import write_overlay, write_plan_json, write_report
     from capforecast.ingest.files import read_series
     from capforecast.planning import load_pools, plan_capacity
 
     out = Path(args.out)
+    inputs = {"--forecast": args.forecast, "--pools": args.pools, "--history": args.history}
+    check_not_inputs([out / name for name in OUTPUTS if name != "plan.csv"],
+                     {**inputs, "--previous-plan": args.previous_plan})
+    check_not_inputs([out / "plan.csv"], inputs)  # --previous-plan OUT/plan.csv is read, then replaced
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
     forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))
     history = read_series(args.history) if args.history else None
-    prev_path = Path(args.previous_plan) if args.previous_plan else out / "plan.csv"
-    previous = _read_frame(str(prev_path), "plan") if (args.previous_plan or prev_path.is_file()) else None
+    previous = _previous(args, out)
 
     plan = plan_capacity(forecast, pools, state=state, now=args.now, history=history, model=args.model)
-    # build every output in a staging folder first, then move each into OUT: a failure changes nothing
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.stage-", dir=out.parent) as tmp:
-        stage = Path(tmp)
+    # build every output in a staging folder first, then move each into OUT: a failure changes nothing, and
+    # nothing in OUT that capforecast did not write is replaced
+    with outputs(out, OUTPUTS, folders=("k8s", "report")) as stage:
         write_frame(plan, stage / "plan.csv")
         write_plan_json(plan, pools, stage)
         overlay = write_overlay(plan, pools, stage)
         write_report(stage, plan=plan, pools=pools, forecast=forecast, history=history, previous_plan=previous)
-        out.mkdir(exist_ok=True)
-        for name in ("k8s", "report", "report.md", "plan.json", "plan.csv"):
-            publish(stage / name, out / name)
     overlay = [out / f.relative_to(stage) for f in overlay]
     paths, report = [out / "plan.csv", out / "plan.json"], out / "report.md"
     for path in paths:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,9 +18,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+FILES = ("gpu_usage.csv", "series.csv", "pools.yaml")
+
+
+def write_sample_into(out: str | Path, days: int = 60) -> list[Path]:
+    """Write the sample files into ``out``, replacing only files capforecast wrote; return their paths."""
+    from capforecast._owned import outputs
     from capforecast.ingest.sample import write_sample
 
-    for path in write_sample(args.out, days=args.days):
+    with outputs(out, FILES) as stage:
+        names = [p.name for p in write_sample(stage, days=days)]
+    assert tuple(names) == FILES, names  # noqa: S101 - the list above must name what write_sample writes
+    return [Path(out) / name for name in names]
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in write_sample_into(args.out, days=args.days):
         print(f"wrote {path}")
     return 0

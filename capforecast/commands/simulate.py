@@ -15,6 +15,7 @@ from pathlib import Path
 logger = logging.getLogger("capforecast.simulate")
 
 DEFAULT_BASELINES = "static,reactive,seasonal_naive_max"
+OUTPUTS = ("plan.csv", "scores.csv", "plans_all.csv")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
+    from capforecast._owned import check_not_inputs, outputs
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
     from capforecast.models import MODELS
@@ -67,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
     default = args.model == "seasonal_quantile"
     method = ForecastMethod() if default else ForecastMethod(model=args.model, model_params=())
+    out = Path(args.out)
+    check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input, "--pools": args.pools})
     frame = read_series(args.input)
     pools = load_pools(args.pools)
     ids = set(frame["unique_id"].astype(str))
@@ -76,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("pools without a series in %s (not simulated): %s", args.input, ", ".join(skipped))
     plans, scores = simulate(frame, planned or list(pools), args.mode, test_days=args.test_days,
                              val_days=args.val_days, method=method, baselines=names)
-    out = Path(args.out)
     ours = plans[plans["method"] == "capforecast"][["unique_id", "ds", "nodes"]]
-    write_frame(ours, out / "plan.csv")
-    write_frame(scores, out / "scores.csv")
-    write_frame(plans, out / "plans_all.csv")
+    with outputs(out, OUTPUTS) as stage:  # replaces only files capforecast wrote
+        write_frame(ours, stage / "plan.csv")
+        write_frame(scores, stage / "scores.csv")
+        write_frame(plans, stage / "plans_all.csv")
     table = scores[["unique_id", "method", "busy", "cost_ratio", "unmet_share", "scale_events", "met"]].copy()
     table["busy"] = (100 * table["busy"]).map("{:.1f} %".format)
     table["unmet_share"] = (100 * table["unmet_share"]).map("{:.2f} %".format)

@@ -29,16 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from capforecast import registry
+    from capforecast._owned import check_not_inputs
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
+    name = args.name or args.model
+    check_not_inputs([Path(args.registry) / name], {"--input": args.input}, flag="--registry")
     frame = read_series(args.input)
     model = build_model(args, args.horizon).fit(frame)
     print_selection(model)
-    name = args.name or args.model
     version = registry.save(model, name, root=args.registry, frame=frame,
                             metadata={"input": str(args.input)})
     if args.promote:
