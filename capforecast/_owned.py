@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from capforecast.errors import OutputError
@@ -30,6 +30,8 @@ __all__ = ["MANIFEST", "check_file", "check_folder", "check_not_inputs", "is_our
            "record_files"]
 
 MANIFEST = ".capforecast-manifest.json"
+#: Recognises a folder written by a capforecast from before manifests (its known layout).
+Legacy = Callable[[Path], bool]
 _FIX = "choose another output path (--out) or move it away"
 
 
@@ -89,16 +91,13 @@ def record_files(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
                                            indent=1, sort_keys=True) + "\n")
 
 
-def _foreign(folder: Path, known: Collection[str] = ()) -> Path | None:
+def _foreign(folder: Path, legacy: Legacy | None = None) -> Path | None:
     """The first thing under ``folder`` that capforecast did not write, or None (the folder itself if it has no
-    manifest; ``known``: top-level names of a layout from before manifests, accepted without one)."""
-    entries = list(folder.iterdir())
-    if not entries:
+    manifest; ``legacy``: recognises a folder capforecast wrote before manifests, accepted without one)."""
+    if not any(folder.iterdir()):
         return None
     if not (folder / MANIFEST).is_file():
-        if known and all(e.name in known for e in entries):
-            return None
-        return folder
+        return None if legacy is not None and legacy(folder) else folder
     for path in sorted(folder.rglob("*")):
         if path.is_dir() and not path.is_symlink():
             continue
@@ -109,20 +108,20 @@ def _foreign(folder: Path, known: Collection[str] = ()) -> Path | None:
     return None
 
 
-def is_ours(folder: str | os.PathLike[str], known: Collection[str] = ()) -> bool:
+def is_ours(folder: str | os.PathLike[str], legacy: Legacy | None = None) -> bool:
     """Whether ``folder`` is a folder capforecast wrote that nobody changed since (see the module docstring)."""
     path = Path(folder)
-    return path.is_dir() and not path.is_symlink() and _foreign(path, known) is None
+    return path.is_dir() and not path.is_symlink() and _foreign(path, legacy) is None
 
 
-def check_folder(path: str | os.PathLike[str], known: Collection[str] = ()) -> None:
+def check_folder(path: str | os.PathLike[str], legacy: Legacy | None = None) -> None:
     """Raise :class:`OutputError` unless ``path`` is absent or a folder capforecast may replace."""
     target = Path(path)
     if not os.path.lexists(target):
         return
     if target.is_symlink() or not target.is_dir():
         raise OutputError(f"{target} is a file, where capforecast writes a folder; {_FIX}")
-    bad = _foreign(target, known)
+    bad = _foreign(target, legacy)
     if bad == target:
         raise OutputError(f"{target} was not written by capforecast (it has no {MANIFEST}), so it is not replaced; "
                           f"{_FIX}")

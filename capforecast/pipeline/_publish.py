@@ -13,36 +13,67 @@ from typing import Any
 import pandas as pd
 
 from capforecast import jobmetrics
+from capforecast._io import fsync_dir, publish, write_text
+from capforecast._owned import check_folder, is_ours, mark_folder
 from capforecast.config import Config
+from capforecast.errors import OutputError
 from capforecast.pipeline._result import RunResult, logger
+
+_RUN_LAYOUT = frozenset({"forecast.csv", "plan.csv", "scores.csv", "plan.json", "report.md", "k8s", "report",
+                         "run.json"})
+
+
+def _old_run(folder: Path) -> bool:
+    """A run folder written before manifests: its run.json and nothing beside the files a run writes."""
+    return (folder / "run.json").is_file() and all(p.name in _RUN_LAYOUT for p in folder.iterdir())
+
+
+def _check_targets(cfg: Config, final: Path) -> None:
+    """Refuse, before anything changes, to replace a run folder or a ``latest`` that capforecast did not write."""
+    check_folder(final, legacy=_old_run)
+    link = cfg.output.latest
+    if os.path.lexists(link) and not link.is_symlink():
+        raise OutputError(f"{link} is not the symlink capforecast keeps there (output.latest), so it is not "
+                          "replaced; move it away or set output.latest to another path")
 
 
 def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) -> None:
-    """Record the champions, then move the run into place and swap ``latest`` (each an atomic rename)."""
+    """Save the new model versions, move the run into place, swap ``latest``, then promote the champions.
+
+    The last good state holds at every step: new versions stay unused until promoted; the run folder is complete
+    before it moves in (one atomic swap) and before ``latest`` points at it (one atomic rename); a failure before
+    the champions are promoted is completed by the next run of that day, which reuses the run and promotes the
+    versions its ``run.json`` records.
+    """
     from capforecast import registry
 
     root = cfg.output.registry
     summary = json.loads((staging / "run.json").read_text(encoding="utf-8"))
+    _check_targets(cfg, final)
     versions = {}
-    for pool, (model, frame) in models.items():  # new versions first: the champion pointers do not move yet
+    for pool, (model, frame) in models.items():
         champ = summary["champions"][pool]
         scores = {cfg.backtest.metric: champ["score"]} if champ.get("score") is not None else None
         extra = {"why": champ["why"], "run": summary["date"], "fallback": bool(champ.get("fallback"))}
         versions[pool] = registry.save(model, pool, root, metadata=extra, frame=frame, scores=scores)
-    for pool, version in versions.items():
-        registry.promote(pool, version, root)
-    old = None
-    if final.exists():  # a forced re-run of the same day
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(staging, final)
+    _write_json(staging / "run.json", {**summary, "registry_versions": versions})
+    mark_folder(staging)
+    _check_targets(cfg, final)  # again: something may have appeared there while the run was built
+    publish(staging, final)
     _point_latest(cfg, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    runs = sorted(d for d in cfg.output.runs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
-    for stale in runs[: max(0, len(runs) - cfg.output.keep_runs)]:
-        if stale != final:
-            shutil.rmtree(stale, ignore_errors=True)
+    _promote(cfg, versions)
+    runs = sorted(d for d in cfg.output.runs_dir.iterdir() if not d.name.startswith(".") and d != final
+                  and is_ours(d, _old_run))  # a folder capforecast did not write is never deleted
+    for stale in runs[: max(0, len(runs) + 1 - cfg.output.keep_runs)]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _promote(cfg: Config, versions: dict[str, str]) -> None:
+    """Make each pool's saved version its champion (a no-op for pointers already there)."""
+    from capforecast import registry
+
+    for pool, version in versions.items():
+        registry.promote(pool, version, cfg.output.registry)
 
 
 def _point_latest(cfg: Config, run_dir: Path) -> None:
@@ -52,6 +83,7 @@ def _point_latest(cfg: Config, run_dir: Path) -> None:
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(run_dir, link.parent), tmp)
     os.replace(tmp, link)
+    fsync_dir(link.parent)
 
 
 def _latest_date(cfg: Config) -> str:
@@ -67,9 +99,8 @@ def _summary(result: RunResult, now: pd.Timestamp, steps: dict[str, float]) -> d
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write JSON state atomically and durably (synced; see :func:`capforecast._io.write_text`)."""
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _write_metrics(cfg: Config, started: float, status: str, steps: dict[str, float], result: RunResult | None) -> None:

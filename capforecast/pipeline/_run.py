@@ -16,7 +16,16 @@ import pandas as pd
 from capforecast._units import format_duration, parse_time
 from capforecast.config import Config
 from capforecast.pipeline._build import _build
-from capforecast.pipeline._publish import _latest_date, _point_latest, _publish, _summary, _write_json, _write_metrics
+from capforecast.pipeline._publish import (
+    _check_targets,
+    _latest_date,
+    _point_latest,
+    _promote,
+    _publish,
+    _summary,
+    _write_json,
+    _write_metrics,
+)
 from capforecast.pipeline._result import LockedError, ProgressFn, RunResult, _Steps, logger
 
 
@@ -71,6 +80,8 @@ def run_nightly(
             )
             if _latest_date(cfg) < date:  # killed between moving the run into place and swapping latest
                 _point_latest(cfg, final)
+            if _latest_date(cfg) == date:  # killed before the champions were promoted: finish it
+                _promote(cfg, done.get("registry_versions", {}))
             return RunResult(
                 "reused" if done.get("status") != "partial" else "partial",
                 final,
@@ -81,6 +92,7 @@ def run_nightly(
         started, timer = time.time(), _Steps(progress)
         staging = out.runs_dir / f".{date}.staging-{os.getpid()}"
         try:
+            _check_targets(cfg, final)  # before any work: never replace what capforecast did not write
             staging.mkdir(parents=True)
             result, models = _build(cfg, now, staging, timer)
             result.run_dir, result.date = final, date
