@@ -35,11 +35,13 @@ Legacy = Callable[[Path], bool]
 _FIX = "choose another output path (--out) or move it away"
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, sync: bool = False) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
+        if sync:
+            os.fsync(fh.fileno())
     return digest.hexdigest()
 
 
@@ -68,13 +70,21 @@ def _recorded(path: Path, top: Path | None = None) -> bool:
 
 
 def mark_folder(folder: str | os.PathLike[str]) -> None:
-    """Write ``folder``'s manifest listing every file under it: capforecast wrote this folder."""
+    """Write ``folder``'s manifest listing every file under it: capforecast wrote this folder.
+
+    Every file and folder under it is synced to disk on the way, so once the folder is renamed into place a
+    power cut cannot leave it with empty files.
+    """
     from capforecast import __version__
-    from capforecast._io import write_text
+    from capforecast._io import fsync_dir, write_text
 
     root = Path(folder)
-    files = {p.relative_to(root).as_posix(): _sha256(p) for p in sorted(root.rglob("*"))
+    paths = sorted(root.rglob("*"))
+    files = {p.relative_to(root).as_posix(): _sha256(p, sync=True) for p in paths
              if p.is_file() and p != root / MANIFEST}
+    for p in paths:
+        if p.is_dir():
+            fsync_dir(p)
     write_text(root / MANIFEST, json.dumps({"written_by": f"capforecast {__version__}", "files": files},
                                            indent=1, sort_keys=True) + "\n")
 

@@ -91,3 +91,25 @@ def test_publish_replaces_a_file_in_one_rename(tmp_path):
     (tmp_path / "b").write_text("old")
     _io.publish(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b").read_text() == "new" and not (tmp_path / "a").exists()
+
+
+def test_state_writes_and_marked_folders_are_synced_to_disk(tmp_path, monkeypatch):
+    from capforecast._owned import mark_folder
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:  # the OS call, watched: which files and folders reach the disk
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd to name a descriptor")
+    monkeypatch.setattr(os, "fsync", spy)
+    _io.write_text(tmp_path / "run.json", "{}\n")
+    assert any(Path(p).name.startswith(".run.json.") for p in synced) and str(tmp_path) in synced
+    synced.clear()
+    (tmp_path / "run" / "k8s").mkdir(parents=True)
+    (tmp_path / "run" / "k8s" / "a.yaml").write_text("a: 1\n")
+    mark_folder(tmp_path / "run")
+    assert {str(tmp_path / "run" / "k8s" / "a.yaml"), str(tmp_path / "run" / "k8s")} <= set(synced)
