@@ -27,7 +27,7 @@ from pathlib import Path
 from capforecast.errors import OutputError
 
 __all__ = ["MANIFEST", "check_file", "check_folder", "check_not_inputs", "is_ours", "mark_folder", "outputs",
-           "record_files"]
+           "precheck", "record_files"]
 
 MANIFEST = ".capforecast-manifest.json"
 #: Recognises a folder written by a capforecast from before manifests (its known layout).
@@ -146,8 +146,12 @@ def _first_line(path: Path) -> bytes:
 
 
 def check_file(path: str | os.PathLike[str], new: str | os.PathLike[str] | None = None) -> None:
-    """Raise :class:`OutputError` unless ``path`` is absent or a file capforecast may replace (``new``: the file
-    about to replace it, for recognising outputs written before manifests by their first line)."""
+    """Raise :class:`OutputError` unless ``path`` is absent or a file capforecast may replace.
+
+    ``new`` is the file about to replace it, for recognising an output written before manifests by its first
+    line; without it (a check before any work) such a text file is let through, to be checked when ``new``
+    exists, and only what can never be replaced is refused.
+    """
     target = Path(path)
     if not os.path.lexists(target):
         return
@@ -155,15 +159,26 @@ def check_file(path: str | os.PathLike[str], new: str | os.PathLike[str] | None 
         raise OutputError(f"{target} is a folder, where capforecast writes a file; {_FIX}")
     if target.is_file() and _recorded(target):
         return
-    if new is not None and target.is_file() and not target.is_symlink():
-        line = _first_line(target)
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:  # binary (a PNG): only a manifest says whose it is
-            text = ""
-        if "\0" not in text and any(c.isalpha() for c in text) and line == _first_line(Path(new)):
-            return
+    line = _first_line(target) if target.is_file() and not target.is_symlink() else b""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:  # binary (a PNG): only a manifest says whose it is
+        text = ""
+    if "\0" not in text and any(c.isalpha() for c in text) and (new is None or line == _first_line(Path(new))):
+        return
     raise OutputError(f"{target} exists and was not written by capforecast, so it is not replaced; {_FIX}")
+
+
+def precheck(out: str | os.PathLike[str], names: Iterable[str], folders: Collection[str] = ()) -> None:
+    """Refuse, before any work, the targets in ``out`` that :func:`outputs` would refuse whatever is written."""
+    root = Path(out)
+    if os.path.lexists(root) and not root.is_dir():
+        raise OutputError(f"{root} is a file, where capforecast writes a folder; {_FIX}")
+    for name in names:
+        if name in folders:
+            check_folder(root / name)
+        else:
+            check_file(root / name)
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -202,8 +217,7 @@ def outputs(out: str | os.PathLike[str], names: Sequence[str],
     from capforecast._io import make_temp_dir, publish
 
     root = Path(out)
-    if os.path.lexists(root) and not root.is_dir():
-        raise OutputError(f"{root} is a file, where capforecast writes a folder; {_FIX}")
+    precheck(root, names, folders)
     created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     stage = make_temp_dir(root, ".capforecast-stage-")

@@ -167,6 +167,18 @@ def test_simulate_and_backtest_refuse_their_input_as_output(inputs, tmp_path, ca
     assert copy.read_bytes() == series.read_bytes()
 
 
+def test_a_refusal_comes_before_any_work(tmp_path, capsys):
+    mine = tmp_path / "gpus.parquet"
+    pd.DataFrame({"x": [1.0]}).to_parquet(mine)  # the user's own parquet file
+    before = mine.read_bytes()
+    argv = ["ingest", "--url", "http://127.0.0.1:9", "--query", "up", "--since", "1h", "--step", "1m",
+            "--retries", "0", "--out", str(mine)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert str(mine) in err and "not written by capforecast" in err and "cannot connect" not in err
+    assert mine.read_bytes() == before
+
+
 def test_ingest_refuses_an_output_inside_its_cache(tmp_path, capsys):
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -66,7 +66,7 @@ def _horizon_steps(text: str, frame: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.errors import ConfigError
     from capforecast.evaluation.backtest import cross_validation
     from capforecast.evaluation.plot import plot_backtest
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--windows and --refit must be >= 1 and --jobs non-zero; e.g. --windows 7 --refit 1")
     names = [out.name, out.stem + "_forecasts.csv", *([] if args.no_plot else [out.stem + ".png"])]
     check_not_inputs([out.with_name(n) for n in names], {"--input": args.input})
+    precheck(out.parent, names)
     frame = read_series(args.input)
     h = _horizon_steps(args.horizon, frame)
     aliases = [a.strip() for a in str(args.models).split(",") if a.strip()]

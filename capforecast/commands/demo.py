@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast._units import parse_duration
     from capforecast.commands._modelargs import check_horizon
     from capforecast.commands.sample import write_sample_into
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input or DEFAULT_INPUT,
                                                          "--pools": args.pools or DEFAULT_POOLS})
+    precheck(out, OUTPUTS, folders=("k8s", "report"))
     if args.input is None and not DEFAULT_INPUT.is_file():
         logger.info("%s not found: generating the sample into data/sample/", DEFAULT_INPUT)
         write_sample_into(DEFAULT_INPUT.parent)

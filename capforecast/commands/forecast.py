@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from capforecast import frames, registry
     from capforecast._io import write_frame
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
 
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: use a .csv or .parquet file name")
     out = Path(args.out)
     check_not_inputs([out], {"--input": args.input, "--registry": args.registry})
+    precheck(out.parent, [out.name])
     if args.registry:
         model = registry.load(args.name or args.model, args.version, root=args.registry)
         if model.alias != args.model:

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast._units import format_duration, parse_duration, parse_time
     from capforecast.ingest.files import write_series
     from capforecast.ingest.prometheus import fetch
@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_not_inputs([out], {"--cache": args.cache, "--token-file": args.token_file,
                              "--password-file": args.password_file, "--ca-file": args.ca_file})
+    precheck(out.parent, [out.name])  # before pulling anything
     end = parse_time(args.end, name="--end") if args.end else pd.Timestamp.now(tz="UTC")
     if args.since:
         start = end - parse_duration(args.since, name="--since")

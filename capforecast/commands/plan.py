@@ -120,7 +120,7 @@ OUTPUTS = ("k8s", "report", "report.md", "plan.json", "plan.csv")  # plan.csv la
 def run(args: argparse.Namespace) -> int:
     from capforecast import frames
     from capforecast._io import write_frame
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.emit import write_overlay, write_plan_json, write_report
     from capforecast.ingest.files import read_series
     from capforecast.planning import load_pools, plan_capacity
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     check_not_inputs([out / name for name in OUTPUTS if name != "plan.csv"],
                      {**inputs, "--previous-plan": args.previous_plan})
     check_not_inputs([out / "plan.csv"], inputs)  # --previous-plan OUT/plan.csv is read, then replaced
+    precheck(out, OUTPUTS, folders=("k8s", "report"))
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
     forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
-    from capforecast._owned import check_not_inputs, outputs
+    from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.errors import ConfigError
     from capforecast.ingest.files import read_series
     from capforecast.models import MODELS
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     method = ForecastMethod() if default else ForecastMethod(model=args.model, model_params=())
     out = Path(args.out)
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input, "--pools": args.pools})
+    precheck(out, OUTPUTS)
     frame = read_series(args.input)
     pools = load_pools(args.pools)
     ids = set(frame["unique_id"].astype(str))
