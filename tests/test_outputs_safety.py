@@ -233,6 +233,12 @@ def test_an_unwritable_place_is_one_line_from_every_writer(inputs, capsys):
                   "--registry", "/sys/kernel/capforecast-test"],
         "plan": ["plan", "--forecast", str(inputs["forecast"]), "--pools", str(inputs["pools"]),
                  "--out", "/sys/kernel/capforecast-test"],
+        "backtest": ["backtest", "--input", str(inputs["series"]), "--models", "naive", "--windows", "1",
+                     "--no-progress", "--out", "/sys/kernel/capforecast-test/scores.csv"],
+        "simulate": ["simulate", "--input", str(inputs["series"]), "--pools", str(inputs["pools"]), "--test-days",
+                     "2", "--val-days", "2", "--model", "naive", "--out", "/sys/kernel/capforecast-test"],
+        "demo": ["demo", "--input", str(inputs["series"]), "--pools", str(inputs["pools"]), "--model", "naive",
+                 "--horizon", "4h", "--out", "/sys/kernel/capforecast-test"],
     }
     for argv in outs.values():
         assert main(argv) == 1
