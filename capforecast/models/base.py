@@ -100,6 +100,7 @@ class Forecaster:
         self.first_ds_ = frame.groupby("unique_id", sort=True)["ds"].min()
         self.exog_cols_ = [c for c in frame.columns if c not in frames.SERIES_COLUMNS]
         self.fallbacks_: dict[str, str] = {}
+        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())  # demand that cannot be negative
         self._fit(frame)
         return self
 
@@ -131,7 +132,8 @@ class Forecaster:
         """Forecast ``horizon`` steps after the end of each series.
 
         Returns a forecast frame: ``unique_id``, ``ds``, ``model``, ``yhat`` and one ``p<percent>`` column per
-        quantile, which never cross. Raises NotFittedError before ``fit``.
+        quantile, which never cross; never below 0 when the training history had no negative value.
+        Raises NotFittedError before ``fit``.
         """
         self._check_fitted()
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
@@ -139,7 +141,7 @@ class Forecaster:
         levels = frames.parse_quantiles(quantiles)
         yhat, qvals = self._predict(int(horizon), levels)
         n = len(self.ids_)
-        yhat = np.asarray(yhat, dtype=np.float64).reshape(n, horizon)
+        yhat = self._clip(np.asarray(yhat, dtype=np.float64).reshape(n, horizon))
         out = pd.DataFrame(
             {
                 "unique_id": np.repeat(np.asarray(self.ids_, dtype=object), horizon),
@@ -152,7 +154,7 @@ class Forecaster:
         out["ds"] = pd.to_datetime(out["ds"], utc=True)
         if levels:
             stacked = np.stack([np.asarray(qvals[q], dtype=np.float64).reshape(n, horizon) for q in levels], axis=-1)
-            stacked = np.sort(stacked, axis=-1)  # rearrangement: quantiles never cross
+            stacked = self._clip(np.sort(stacked, axis=-1))  # rearrangement: quantiles never cross
             for i, q in enumerate(levels):
                 out[frames.quantile_column(q)] = stacked[..., i].ravel()
         bad = ~np.isfinite(out.drop(columns=["unique_id", "ds", "model"]).to_numpy(dtype=float)).all(axis=1)
@@ -163,6 +165,14 @@ class Forecaster:
                 "probably all missing: drop them, fill the gaps, or use a model that falls back (e.g. 'auto')"
             )
         return frames.validate_forecast(out)
+
+    def _clip(self, values: np.ndarray) -> np.ndarray:
+        """Values below 0 raised to 0 when the training history had no negative value (``nonnegative_``).
+
+        The one place forecasts are clipped, for every model and its fallbacks; clipping is monotone, so
+        quantiles still never cross. Models saved before ``nonnegative_`` existed are not clipped.
+        """
+        return np.maximum(values, 0.0) if getattr(self, "nonnegative_", False) else values
 
     def _future(self, uid: str, horizon: int) -> np.ndarray:
         start = self.last_ds_[uid]

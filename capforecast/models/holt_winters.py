@@ -100,7 +100,6 @@ class HoltWinters(FallbackMixin, Forecaster):
                 f"holt_winters: the step {self.step_} has no daily season; pass season=<steps per season>"
             )
         self.results_, self.filled_ = {}, {}
-        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         for uid, a in feat.series_arrays(frame, self.ids_, ["y"]).items():
             y = a["y"][-int(self.max_history):]
             problem = feat.history_problem(y, m)
@@ -141,7 +140,4 @@ class HoltWinters(FallbackMixin, Forecaster):
             paths = paths.reshape(horizon, -1)
             for q in quantiles:
                 qv[q][i] = np.quantile(paths, q, axis=1)
-        if self.nonnegative_:
-            yhat = np.maximum(yhat, 0.0)
-            qv = {q: np.maximum(v, 0.0) for q, v in qv.items()}
         return self._merge_fallback(yhat, qv, horizon, quantiles)
