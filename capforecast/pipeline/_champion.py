@@ -63,7 +63,7 @@ def _select(
     }
     if prev and prev["model"] in col.index and prev["model"] != best:
         prev_score = float(col[prev["model"]])
-        if col[best] > prev_score * (1 - cfg.models.min_improvement):
+        if col[best] >= prev_score * (1 - cfg.models.min_improvement):  # a tie (e.g. both perfect) keeps it
             entry.update(
                 model=prev["model"],
                 params=dict(prev.get("params") or {}),
