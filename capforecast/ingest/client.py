@@ -6,8 +6,7 @@ A 429, a 5xx, a timeout or a refused connection is retried ``retries`` times wit
 (``Retry-After`` is honoured, in seconds or as an HTTP-date) and a random extra wait of up to 25 % per
 chunk, so workers that hit a 429 together do not come back together; anything else, or exhausted retries,
 raises :class:`~capforecast.errors.IngestError` naming the query, the time range, the server and what it
-said. Secrets are scrubbed from every
-message and log line.
+said. Secrets are scrubbed from every message and log line.
 """
 
 from __future__ import annotations
