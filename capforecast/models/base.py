@@ -16,7 +16,7 @@ import importlib
 import inspect
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,8 +27,19 @@ import pandas as pd
 from capforecast import frames
 from capforecast._io import atomic_dir
 from capforecast.errors import ModelError, NotFittedError
+from capforecast.models._params import PICKLED_PARAMS_FILE as _PICKLED_PARAMS_FILE
+from capforecast.models._params import decode_params, encode_params, jsonable
 
-__all__ = ["FORMAT", "Forecaster", "jsonable", "load_model", "season_steps", "series_values"]
+__all__ = [
+    "FORMAT",
+    "Forecaster",
+    "decode_params",
+    "encode_params",
+    "jsonable",
+    "load_model",
+    "season_steps",
+    "series_values",
+]
 
 FORMAT = "capforecast-model"
 FORMAT_VERSION = 1
@@ -183,17 +194,21 @@ class Forecaster:
         """Write the fitted model to the directory ``path`` atomically and return it.
 
         The directory holds ``metadata.json`` (class, hyperparameters, versions) and the learned state. An
-        existing model at ``path`` is replaced only once the new one is completely written.
+        existing model at ``path`` is replaced only once the new one is completely written. Hyperparameters
+        load back with their types (a tuple stays a tuple; see :func:`encode_params`).
         """
         self._check_fitted()
         target = Path(path)
         with atomic_dir(target) as tmp:
+            params, pickled = encode_params(self.get_params())
+            if pickled:
+                joblib.dump(pickled, tmp / _PICKLED_PARAMS_FILE)
             meta = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
                 "alias": self.alias,
                 "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": jsonable(self.get_params()),
+                "params": params,
                 "capforecast_version": _version(),
                 "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
@@ -249,7 +264,7 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
                 f"{directory} was saved by a newer capforecast (format {meta['format_version']}); upgrade capforecast"
             )
         cls = getattr(importlib.import_module(module_name), class_name)
-        model = cls(**meta.get("params", {}))
+        model = cls(**decode_params(meta.get("params", {}), directory / _PICKLED_PARAMS_FILE))
     except ModelError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
@@ -265,18 +280,6 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
             "or incomplete: retrain, or load another version"
         ) from None
     return model
-
-
-def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in params.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            out[key] = value.tolist() if isinstance(value, np.ndarray) else list(value) \
-                if isinstance(value, tuple) else repr(value)
-    return out
 
 
 def _version() -> str:
