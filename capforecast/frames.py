@@ -38,6 +38,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "find_gaps",
     "infer_step",
+    "negative_values",
     "parse_quantiles",
     "quantile_column",
     "quantile_columns",
@@ -62,6 +63,26 @@ def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str] = 
     )
     more = f" (and {len(bad) - _MAX_SHOWN} more)" if len(bad) > _MAX_SHOWN else ""
     return shown + more
+
+
+def negative_values(df: pd.DataFrame, cols: Sequence[str]) -> str | None:
+    """``None`` if no value of ``cols`` is below 0, else which series have some: how many rows, the first one.
+
+    Examples
+    --------
+    >>> ds = pd.date_range("2026-01-01", periods=3, freq="h", tz="UTC")
+    >>> negative_values(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, -2.0, -1.0]}), ["y"])
+    '1 series: a (2 rows, first at 2026-01-01 01:00 UTC)'
+    """
+    neg = (df[list(cols)].to_numpy(dtype=float) < 0).any(axis=1)
+    if not neg.any():
+        return None
+    bad = df.loc[neg, ["unique_id", "ds"]]
+    groups = bad.groupby("unique_id", sort=True)["ds"].agg(["size", "min"])
+    shown = ", ".join(f"{uid} ({n} row{'s' if n > 1 else ''}, first at {first:%Y-%m-%d %H:%M} UTC)"
+                      for uid, (n, first) in groups.head(_MAX_SHOWN).iterrows())
+    more = f" (and {len(groups) - _MAX_SHOWN} more)" if len(groups) > _MAX_SHOWN else ""
+    return f"{len(groups)} series: {shown}{more}"
 
 
 def _check_columns(df: object, required: Sequence[str], name: str) -> pd.DataFrame:
@@ -193,6 +214,10 @@ def validate(df: pd.DataFrame, *, name: str = "series frame") -> pd.DataFrame:
     _check_ids_and_times(df, name)
     _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name)
     _check_order_and_steps(df, name)
+    negative = negative_values(df, ["y"])
+    if negative:
+        logger.warning("%s: y is negative in %s; demand cannot be negative: check the source (a counter "
+                       "needs rate(), a difference can go below 0)", name, negative)
     return df
 
 
@@ -390,4 +415,8 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame") -> pd.D
     dup = df.duplicated(["unique_id", "ds", "model"], keep=False).to_numpy()
     if dup.any():
         raise FrameError(f"{name}: duplicate (unique_id, ds, model) rows: {_rows(df, dup)}")
+    negative = negative_values(df, ["yhat", *qcols])
+    if negative:
+        logger.warning("%s: yhat or a quantile is negative in %s; models forecast negative demand only from "
+                       "negative history: check its source", name, negative)
     return df

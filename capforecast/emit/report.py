@@ -60,12 +60,10 @@ def _pct(value: float, sign: str = "~") -> str:
 
 def _plot(path: Path, pool: PoolSpec, hist: pd.DataFrame | None, fc: pd.DataFrame, plan: pd.DataFrame,
           static_gpus: float) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
+    fig = Figure(figsize=(11, 4.2), dpi=100)
+    ax = fig.subplots()
     if hist is not None and len(hist):
         ax.plot(hist["ds"], hist["y"], color="0.25", lw=1.0, label="history (GPUs demanded)")
     levels = frames.quantile_columns(fc)
@@ -98,7 +96,6 @@ def _plot(path: Path, pool: PoolSpec, hist: pd.DataFrame | None, fc: pd.DataFram
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def _changes(plan: pd.DataFrame, previous: pd.DataFrame | None, pool: PoolSpec, hours: float) -> str:

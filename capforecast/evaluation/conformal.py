@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import numpy as np
@@ -30,6 +31,8 @@ from capforecast import frames
 from capforecast.errors import ConfigError, FrameError
 
 __all__ = ["conformal_offsets", "conformalize"]
+
+logger = logging.getLogger(__name__)
 
 
 def conformal_offsets(
@@ -72,12 +75,20 @@ def conformal_offsets(
     return out
 
 
-def conformalize(forecast: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
+def conformalize(
+    forecast: pd.DataFrame, backtest: pd.DataFrame, *, history: pd.DataFrame | None = None, season: int | None = None
+) -> pd.DataFrame:
     """Replace the quantile columns of ``forecast`` by ``yhat`` + per-series conformal offsets.
 
     ``backtest`` holds out-of-sample forecasts with the actuals (``unique_id``, ``yhat``, ``y``; e.g.
     ``cross_validation(...).forecasts`` for the same model). Each series is calibrated on its own
     residuals; quantile columns stay sorted, so they never cross.
+
+    A series whose residuals are all missing (every backtest actual or forecast NaN) cannot be calibrated, and
+    an offset of 0 would make its P99 the point forecast. It falls back instead, with a warning naming it:
+    with ``history`` (the series frame), to offsets from its in-sample seasonal errors ``y_t - y_{t-season}``
+    (``season`` defaults to one day of steps; the error of repeating the last season, wider than a fitted
+    model's); without ``history``, or without any such error, it keeps the forecast's own quantiles.
     """
     frames.validate_forecast(forecast)
     missing = {"unique_id", "yhat", "y"} - set(backtest.columns)
@@ -100,12 +111,45 @@ def conformalize(forecast: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame
     for i, u in enumerate(ids):
         values = residuals.get_group(u).to_numpy(dtype=float)
         table[i, : len(values)] = values
-    offsets = conformal_offsets(table, list(qcols))
+    offsets = {q: np.asarray(v, dtype=float) for q, v in conformal_offsets(table, list(qcols)).items()}
+    empty = [u for i, u in enumerate(ids) if not np.isfinite(table[i]).any()]
+    if empty:
+        _fall_back(offsets, ids, empty, list(qcols), history, season)
     out = forecast.copy()
     row = out["unique_id"].astype(str).map({u: i for i, u in enumerate(ids)}).to_numpy()
     base = out["yhat"].to_numpy()
-    stacked = np.stack([base + np.nan_to_num(np.asarray(offsets[q])[row]) for q in qcols], axis=1)
+    stacked = np.stack([np.where(np.isnan(offsets[q][row]), out[col].to_numpy(dtype=float), base + offsets[q][row])
+                        for q, col in qcols.items()], axis=1)  # NaN offset: the forecast's own quantile
     stacked = np.sort(stacked, axis=1)
     for j, col in enumerate(qcols.values()):
         out[col] = stacked[:, j]
     return out
+
+
+def _fall_back(offsets: dict[float, np.ndarray], ids: list[str], empty: list[str], levels: list[float],
+               history: pd.DataFrame | None, season: int | None) -> None:
+    """Offsets of the series in ``empty`` from their seasonal in-sample errors (NaN: keep their own quantiles)."""
+    seasonal = []
+    if history is not None:
+        from capforecast.evaluation.metrics import season_length
+
+        hist = frames.regularize(history)
+        m = int(season) if season else season_length(frames.infer_step(hist))
+        y_by_id = {str(u): g["y"].to_numpy(dtype=float) for u, g in hist.groupby("unique_id")}
+        for uid in empty:
+            y = y_by_id.get(uid, np.array([]))
+            errors = y[m:] - y[:-m] if len(y) > m else np.array([])
+            if np.isfinite(errors).any():
+                seasonal.append(uid)
+                for q, value in conformal_offsets(errors, levels).items():
+                    offsets[q][ids.index(uid)] = float(value)
+    own = [u for u in empty if u not in seasonal]
+    logger.warning(
+        "conformalize: no backtest residual for %d series (every backtest step missing): %s",
+        len(empty),
+        "; ".join(part for part in (
+            f"{seasonal[:5]} calibrated on their in-sample seasonal errors instead" if seasonal else "",
+            f"{own[:5]} keep the forecast's own quantiles (pass history= to calibrate them on their seasonal "
+            "errors)" if own else "",
+        ) if part),
+    )

@@ -7,7 +7,10 @@ that were observed. The definitions are the ones in ``BENCHMARKS.md`` and in the
 * sMAPE = mean of ``200 * |y - f| / (|y| + |f|)`` over the horizon (percent). A step where both the actual
   and the forecast are 0 counts as 0 % error (M4 has no zeros; GPU demand does).
 * MASE = mean ``|y - f|`` divided by the in-sample mean of ``|y_t - y_{t-m}|`` (the seasonal naive's
-  in-sample error), ``m`` = 24 for hourly data.
+  in-sample error), ``m`` = 24 for hourly data. A history that repeats exactly every season (a constant
+  pool, a perfectly periodic one) has scale 0, where M4's MASE is 0/0 or infinite: here a perfect forecast
+  scores 0 (a win, not a failure) and an imperfect one is scaled by the history's mean ``|y|`` instead
+  (by 1 when the history is all zeros), so candidates stay comparable and none is dropped.
 * pinball loss of quantile ``q``: mean of ``max(q * (y - f), (q - 1) * (y - f))``.
 * coverage: share of actuals at or below a quantile forecast (a P90 should cover about 90 %).
 
@@ -40,6 +43,7 @@ __all__ = [
     "season_length",
     "seasonal_scale",
     "smape",
+    "zero_scale_fallback",
 ]
 
 _SEASON_BY_STEP = {
@@ -114,7 +118,7 @@ def seasonal_scale(insample: Sequence[float] | np.ndarray, m: int) -> float:
     """In-sample mean absolute seasonal difference ``mean |y_t - y_{t-m}|``, the denominator of MASE.
 
     Pairs with a missing value on either side are skipped. Returns NaN when no pair is left (history shorter
-    than ``m + 1`` steps).
+    than ``m + 1`` steps), and 0 when the history repeats exactly every ``m`` steps (see :func:`mase`).
     """
     if int(m) < 1:
         raise ConfigError(f"season length m must be >= 1, got {m}; use 24 for hourly data, 1 for no season")
@@ -135,16 +139,39 @@ def mase(
 ) -> float:
     """Mean absolute scaled error, exactly as M4: MAE over the horizon / :func:`seasonal_scale` of history.
 
-    Give either the training values ``insample`` (and the season ``m``) or a precomputed ``scale``.
-    A series whose history never changes has scale 0 and MASE ``inf`` (or NaN for a perfect forecast).
+    Give the training values ``insample`` (and the season ``m``), or a precomputed ``scale`` (with ``insample``
+    too, for the fallback below).
+    A history that repeats exactly every season has scale 0: a perfect forecast then scores 0, and any other
+    is divided by :func:`zero_scale_fallback` instead (mean ``|y|`` of ``insample``, or 1). NaN only when the
+    scale cannot be computed (history shorter than ``m + 1`` steps) or no actual is known.
+
+    Examples
+    --------
+    >>> flat = np.full(48, 5.0)
+    >>> mase([5.0, 5.0], [5.0, 5.0], insample=flat, m=24), mase([5.0, 5.0], [4.0, 6.0], insample=flat, m=24)
+    (0.0, 0.2)
     """
     if scale is None:
         if insample is None:
             raise ConfigError("mase needs the training values: pass insample=<history> (or scale=<float>)")
         scale = seasonal_scale(insample, m)
     err = mae(y, f)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(err) / np.float64(scale))
+    if scale == 0.0:
+        scale = zero_scale_fallback(insample) if err > 0 else 1.0
+    return float(np.float64(err) / np.float64(scale))
+
+
+def zero_scale_fallback(insample: Sequence[float] | np.ndarray | None) -> float:
+    """The MASE denominator of a history whose seasonal scale is 0: its mean ``|y|``, or 1 if that is 0 or unknown.
+
+    An error on such a series is then a share of its level (an error of 1 GPU on a pool flat at 5 is 0.2).
+    """
+    if insample is not None:
+        x = np.abs(np.asarray(insample, dtype=float))
+        level = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
+        if level > 0:
+            return level
+    return 1.0
 
 
 def pinball(y: Sequence[float] | np.ndarray, f: Sequence[float] | np.ndarray, q: float) -> float:

@@ -33,9 +33,7 @@ def plot_backtest(
     >>> plot_backtest(bt.forecasts, "backtest.png")  # doctest: +SKIP
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
     ids = list(series) if series else list(pd.unique(forecasts["unique_id"]))[:max_series]
     unknown = [u for u in ids if u not in set(forecasts["unique_id"])]
@@ -43,8 +41,9 @@ def plot_backtest(
         raise ConfigError(f"cannot plot series {unknown or ids}: not in the backtest; pick ids it contains")
     qcols = sorted((c for c in forecasts.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()),
                    key=lambda c: float(c[1:]))
-    fig, axes = plt.subplots(len(ids), 1, figsize=(11, 2.6 * len(ids)), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(11, 2.6 * len(ids)))
+    axes = fig.subplots(len(ids), 1, squeeze=False)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     models = list(pd.unique(forecasts["model"]))
     for ax, uid in zip(axes[:, 0], ids, strict=True):
         part = forecasts[forecasts["unique_id"] == uid]
@@ -69,9 +68,6 @@ def plot_backtest(
     fig.suptitle(f"backtest: forecast vs actual per cutoff{band}", fontsize=10)
     fig.tight_layout()
     target = Path(path)
-    try:
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format="png", dpi=90)
-    finally:
-        plt.close(fig)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     return target

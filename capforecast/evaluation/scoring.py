@@ -43,13 +43,15 @@ def score_forecasts(fc: pd.DataFrame, history: pd.DataFrame, *, m: int) -> pd.Da
     qcols = frames.quantile_columns(fc)
     values = {str(u): (pd.DatetimeIndex(g["ds"]), g["y"].to_numpy(dtype=float))
               for u, g in history.groupby("unique_id", sort=False)}
-    scales: dict[tuple[str, object], float] = {}
+    scales: dict[tuple[str, object], tuple[float, np.ndarray]] = {}
     rows = []
     for (model, uid, cutoff), g in fc.groupby(["model", "unique_id", "cutoff"], sort=False):
         key = (str(uid), cutoff)
         if key not in scales:
             ds, y = values.get(str(uid), (pd.DatetimeIndex([], tz="UTC"), np.array([])))
-            scales[key] = metrics.seasonal_scale(y[ds <= cutoff], m) if len(y) else np.nan
+            past = y[ds <= cutoff]
+            scales[key] = (metrics.seasonal_scale(past, m) if len(y) else np.nan, past)
+        scale, past = scales[key]
         y = g["y"].to_numpy(dtype=float)
         f = g["yhat"].to_numpy(dtype=float)
         row = {
@@ -59,7 +61,7 @@ def score_forecasts(fc: pd.DataFrame, history: pd.DataFrame, *, m: int) -> pd.Da
             "mae": metrics.mae(y, f),
             "rmse": metrics.rmse(y, f),
             "smape": metrics.smape(y, f),
-            "mase": metrics.mase(y, f, scale=scales[key]),
+            "mase": metrics.mase(y, f, scale=scale, insample=past),
         }
         for q, col in qcols.items():
             qf = g[col].to_numpy(dtype=float)

@@ -12,7 +12,6 @@ every label but ``__name__``, in label-name order; a series without labels is ``
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -111,13 +110,14 @@ def decode_body(body: bytes) -> list[Decoded] | None:
         if hi < 0 or not text.startswith("]]}", hi):
             return None
         flat = text[lo:hi].translate(_STRIP)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            try:
-                nums = np.fromstring(flat, dtype=np.float64, sep=",") if flat else np.empty(0)
-            except (ValueError, DeprecationWarning):
-                return None
-        if len(nums) % 2 or len(nums) // 2 != text.count("],[", lo, hi) + (1 if flat else 0):
+        # numpy 2.4 raises on text it cannot read to its end; older numpy only warns and stops early, so
+        # the count of fields is checked too (no warning filter is touched: this runs in worker threads)
+        try:
+            nums = np.fromstring(flat, dtype=np.float64, sep=",") if flat else np.empty(0)
+        except (ValueError, DeprecationWarning):
+            return None
+        if (len(nums) != (flat.count(",") + 1 if flat else 0) or len(nums) % 2
+                or len(nums) // 2 != text.count("],[", lo, hi) + (1 if flat else 0)):
             return None
         labels = tuple(sorted((str(k), str(v)) for k, v in metric.items()))
         out.append((labels, np.rint(nums[0::2] * 1000).astype(np.int64), nums[1::2].copy()))

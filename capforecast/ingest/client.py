@@ -3,14 +3,18 @@
 :class:`RangeClient` sends ``/api/v1/query_range`` requests over a :class:`~capforecast.ingest.connection.
 Connection`'s ``requests`` session (the session prometheus-api-client's ``PrometheusConnect`` uses too).
 A 429, a 5xx, a timeout or a refused connection is retried ``retries`` times with exponential backoff
-(``Retry-After`` is honoured); anything else, or exhausted retries, raises :class:`~capforecast.errors.
-IngestError` naming the query, the time range, the server and what it said. Secrets are scrubbed from every
-message and log line.
+(``Retry-After`` is honoured, in seconds or as an HTTP-date) and a random extra wait of up to 25 % per
+chunk, so workers that hit a 429 together do not come back together; anything else, or exhausted retries,
+raises :class:`~capforecast.errors.IngestError` naming the query, the time range, the server and what it
+said. Secrets are scrubbed from every message and log line.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
+import random
 import re
 import threading
 import time
@@ -110,6 +114,7 @@ class RangeClient:
         params = {"query": promql, "start": _num(start), "end": _num(end), "step": _num(step)}
         attempts = conn.retries + 1
         said, attempt = "", 0
+        jitter = random.Random(f"{promql}|{start}|{end}|{step}")  # each chunk its own: workers do not retry in step
         for attempt in range(1, attempts + 1):  # noqa: B007 - the last value goes into the message
             try:
                 return self._once(params)
@@ -119,11 +124,9 @@ class RangeClient:
                 said = exc.said
                 if attempt == attempts or self._abort.is_set():
                     break
-                pause = min(conn.max_backoff, conn.backoff * 2 ** (attempt - 1))
-                if exc.wait is not None:
-                    pause = min(conn.max_backoff, max(pause, exc.wait))
+                pause = retry_pause(conn.backoff, conn.max_backoff, attempt, exc.wait, jitter)
                 logger.warning(
-                    "prometheus: %s; retry %d of %d in %.1fs (%s)",
+                    "prometheus: %s; retry %d of %d in %.2fs (%s)",
                     conn.scrub(said), attempt, conn.retries, pause, describe_range(promql, start, end, step),
                 )
                 time.sleep(pause)
@@ -220,11 +223,47 @@ def _server_said(resp: requests.Response) -> str:
     return f"HTTP {resp.status_code}" + (f" {said[:300]!r}" if said else "")
 
 
+def retry_pause(backoff: float, max_backoff: float, attempt: int, wait: float | None, rng: random.Random) -> float:
+    """Seconds before retry ``attempt`` (1, 2, ...): ``backoff * 2**(attempt - 1)``, at least the server's
+    ``Retry-After`` ``wait``, at most ``max_backoff``; then up to 25 % later at random (``rng``), never earlier.
+
+    Examples
+    --------
+    >>> 2.0 <= retry_pause(0.5, 30.0, 3, None, random.Random(0)) <= 2.5
+    True
+    """
+    base = backoff * 2 ** (attempt - 1)
+    if wait is not None:
+        base = max(base, wait)
+    return min(max_backoff, base) * (1.0 + 0.25 * rng.random())
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds: delay-seconds (``120``) or an HTTP-date (``Fri, 31 Dec 1999
+    23:59:59 GMT``, counted from ``now``, 0 when past); ``None`` when absent or unreadable.
+
+    Examples
+    --------
+    >>> retry_after_seconds("1.5"), retry_after_seconds("Thu, 01 Jan 1970 00:01:00 GMT", now=0.0)
+    (1.5, 60.0)
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
 def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
     if resp.status_code in RETRY_STATUS:
-        retry_after = resp.headers.get("Retry-After", "")
-        wait_s = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
-        raise _Retryable(_server_said(resp), wait_s)
+        raise _Retryable(_server_said(resp), retry_after_seconds(resp.headers.get("Retry-After")))
     if resp.status_code != 200:
         hint = {
             401: "check the credentials (--token-env/--token-file, --user/--password-env)",

@@ -60,7 +60,8 @@ class Connection:
     retries : int
         Extra attempts after a 429, a 5xx, a timeout or a refused connection.
     backoff : duration
-        First wait between attempts; doubled each time, capped at ``max_backoff`` (``Retry-After`` wins).
+        First wait between attempts; doubled each time, at least the server's ``Retry-After``, capped at
+        ``max_backoff``, then up to 25 % longer at random (per chunk, so workers do not retry in step).
     workers : int
         Chunk requests in flight at once.
     method : {"GET", "POST"}

@@ -84,6 +84,7 @@ def _fetch(
     source: Source, query: str, start: TimeLike, end: TimeLike, step: DurationLike, *,
     id_labels: Sequence[str] | None,
     cache: str | Path | None, max_points: int, allow_empty: bool, prune: bool = False,
+    reread_steps: int = _cache.REREAD_STEPS,
 ) -> tuple[pd.DataFrame, int]:
     if not isinstance(query, str) or not query.strip():
         raise IngestError("the PromQL query is empty; pass --query 'sum by (pool) (...)' or --preset NAME")
@@ -107,11 +108,10 @@ def _fetch(
     else:
         store = _cache.QueryCache(cache)
         key = _cache.CacheKey(client.connection.display_url, query, step_ms, labels)
-        cached = store.load(key)
-        pulled = [_pull(client, query, lo, hi, step_ms, max_points, labels)
-                  for lo, hi in _cache.missing_ranges(cached, first, last, step_ms)]
-        new_rows = sum(len(p) for p in pulled)
-        merged = _cache.merge(cached, pulled)
+        merged, new_rows = _cache.refresh(
+            store.load(key), first, last, step_ms,
+            lambda lo, hi: _pull(client, query, lo, hi, step_ms, max_points, labels), reread_steps=reread_steps,
+        )
         if merged is None:
             merged = empty_frame()
         lo_ts, hi_ts = pd.Timestamp(first, unit="ms", tz="UTC"), pd.Timestamp(last, unit="ms", tz="UTC")
@@ -120,7 +120,7 @@ def _fetch(
             merged = merged[merged["ds"] >= lo_ts].reset_index(drop=True)
         if new_rows or old:
             store.save(key, merged)
-            logger.info("ingest cache: %d new rows into %s, %d rows before %s dropped", new_rows,
+            logger.info("ingest cache: %d new or changed rows into %s, %d rows before %s dropped", new_rows,
                         store.path(key), old, lo_ts)
         frame = merged[(merged["ds"] >= lo_ts) & (merged["ds"] <= hi_ts)].reset_index(drop=True)
     if frame.empty:
@@ -144,6 +144,7 @@ def fetch(
     id_labels: Sequence[str] | None = None,
     cache: str | Path | None = None,
     max_points: int = MAX_POINTS,
+    reread_steps: int = _cache.REREAD_STEPS,
 ) -> pd.DataFrame:
     """Run a PromQL range query of any length and return a series frame.
 
@@ -162,9 +163,13 @@ def fetch(
     id_labels : sequence of str, optional
         Labels whose values, joined by ``/``, form ``unique_id``; default: every label but ``__name__``.
     cache : path, optional
-        Directory of the incremental parquet cache; only steps after the last cached sample are pulled.
+        Directory of the incremental parquet cache; only steps after the last cached sample are pulled (and
+        a series the cache does not hold yet over the whole cached span).
     max_points : int
         Points per series per request (Prometheus allows at most 11,000).
+    reread_steps : int
+        With a cache, the newest cached steps pulled again on every run, because late scrapes and
+        recording rules still change them (default 2; 0 never re-reads).
 
     Returns
     -------
@@ -183,7 +188,7 @@ def fetch(
     ...               "2026-05-01T00:00:00Z", "2026-05-31T00:00:00Z", "1m", id_labels=["pool"])
     """
     frame, _ = _fetch(source, query, start, end, step, id_labels=id_labels, cache=cache,
-                      max_points=max_points, allow_empty=False)
+                      max_points=max_points, allow_empty=False, reread_steps=reread_steps)
     return frame
 
 
@@ -195,8 +200,9 @@ def fetch_cached(
     start: TimeLike,
     end: TimeLike,
     cache_dir: str | Path | None,
+    reread_steps: int = _cache.REREAD_STEPS,
 ) -> tuple[pd.DataFrame, int]:
-    """The nightly job's ingest: one frame with a series per pool, and how many rows were new.
+    """The nightly job's ingest: one frame with a series per pool, and how many rows were new or changed.
 
     ``series.query`` (or ``series.preset``) returns one series per pool, named by ``series.id_labels``; a
     pool with its own query gets that query's single series, named after the pool. Pools Prometheus knows
@@ -216,14 +222,15 @@ def fetch_cached(
             if query is None:
                 raise IngestError("series.query (or series.preset) is needed for pools without their own query")
             frame, n = _fetch(client, query, start, end, series.step, id_labels=series.id_labels,
-                              cache=cache_dir, max_points=MAX_POINTS, allow_empty=True, prune=True)
+                              cache=cache_dir, max_points=MAX_POINTS, allow_empty=True, prune=True,
+                              reread_steps=reread_steps)
             frames.append(frame)
             new_rows += n
         for name, query in pools:
             if query is None:
                 continue
             frame, n = _fetch(client, query, start, end, series.step, id_labels=None, cache=cache_dir,
-                              max_points=MAX_POINTS, allow_empty=True, prune=True)
+                              max_points=MAX_POINTS, allow_empty=True, prune=True, reread_steps=reread_steps)
             if frame["unique_id"].nunique() > 1:
                 raise IngestError(
                     f"pool {name}: its query returned {frame['unique_id'].nunique()} series; aggregate it to "

@@ -98,7 +98,7 @@ class _Selection:
         default = self.default_
         by_window = per_window.pivot_table(index=["unique_id", "cutoff"], columns="model", values="mase",
                                            aggfunc="first", dropna=False)
-        # windows in which each candidate's MASE is worse than the default's (NaN: a flat history, no loss)
+        # windows in which each candidate's MASE is worse than the default's (NaN: no score, no loss)
         worse = by_window.gt(by_window[default], axis=0).groupby(level="unique_id").sum().stack()
         pairs = pd.MultiIndex.from_arrays([scores["unique_id"], scores["model"]])
         scores["losses"] = worse.reindex(pairs).fillna(0).astype(int).to_numpy()
@@ -108,7 +108,7 @@ class _Selection:
             ref[suffix] = part.rename(columns={"mase": f"mase_{suffix}", "smape": f"smape_{suffix}"})
         scores = scores.merge(ref["floor"], on="unique_id", how="left").merge(ref["default"], on="unique_id",
                                                                               how="left")
-        rel = {"mase": scores["mase"] / scores["mase_floor"], "smape": scores["smape"] / scores["smape_floor"]}
+        rel = {k: _relative(scores[k], scores[f"{k}_floor"]) for k in ("mase", "smape")}
         scores["score"] = 0.5 * (rel["mase"] + rel["smape"]) if self.metric == "owa" else rel[self.metric]
         scores["passes_floor"] = (scores["mase"] <= scores["mase_floor"]) | (scores["model"] == FLOOR)
         n = self.backtest_windows_
@@ -158,5 +158,12 @@ class _Selection:
             self.floor_residuals_[str(uid)] = (g["y"] - g[FLOOR]).to_numpy(dtype=float)
 
 
+def _relative(score: pd.Series, floor: pd.Series) -> pd.Series:
+    """``score / floor``, where a perfect floor (0) makes a perfect score 1 (as good) and any other ``inf``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = score / floor
+    return ratio.mask((floor == 0) & (score == 0), 1.0)
+
+
 def _mase(value: float) -> str:
-    return "n/a (flat history)" if np.isnan(value) else f"{value:.3f}"
+    return "n/a (history too short)" if np.isnan(value) else f"{value:.3f}"

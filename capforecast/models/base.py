@@ -16,7 +16,7 @@ import importlib
 import inspect
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,8 +27,19 @@ import pandas as pd
 from capforecast import frames
 from capforecast._io import atomic_dir
 from capforecast.errors import ModelError, NotFittedError
+from capforecast.models._params import PICKLED_PARAMS_FILE as _PICKLED_PARAMS_FILE
+from capforecast.models._params import decode_params, encode_params, jsonable
 
-__all__ = ["FORMAT", "Forecaster", "jsonable", "load_model", "season_steps", "series_values"]
+__all__ = [
+    "FORMAT",
+    "Forecaster",
+    "decode_params",
+    "encode_params",
+    "jsonable",
+    "load_model",
+    "season_steps",
+    "series_values",
+]
 
 FORMAT = "capforecast-model"
 FORMAT_VERSION = 1
@@ -100,6 +111,7 @@ class Forecaster:
         self.first_ds_ = frame.groupby("unique_id", sort=True)["ds"].min()
         self.exog_cols_ = [c for c in frame.columns if c not in frames.SERIES_COLUMNS]
         self.fallbacks_: dict[str, str] = {}
+        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())  # demand that cannot be negative
         self._fit(frame)
         return self
 
@@ -131,7 +143,8 @@ class Forecaster:
         """Forecast ``horizon`` steps after the end of each series.
 
         Returns a forecast frame: ``unique_id``, ``ds``, ``model``, ``yhat`` and one ``p<percent>`` column per
-        quantile, which never cross. Raises NotFittedError before ``fit``.
+        quantile, which never cross; never below 0 when the training history had no negative value.
+        Raises NotFittedError before ``fit``.
         """
         self._check_fitted()
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
@@ -139,7 +152,7 @@ class Forecaster:
         levels = frames.parse_quantiles(quantiles)
         yhat, qvals = self._predict(int(horizon), levels)
         n = len(self.ids_)
-        yhat = np.asarray(yhat, dtype=np.float64).reshape(n, horizon)
+        yhat = self._clip(np.asarray(yhat, dtype=np.float64).reshape(n, horizon))
         out = pd.DataFrame(
             {
                 "unique_id": np.repeat(np.asarray(self.ids_, dtype=object), horizon),
@@ -152,7 +165,7 @@ class Forecaster:
         out["ds"] = pd.to_datetime(out["ds"], utc=True)
         if levels:
             stacked = np.stack([np.asarray(qvals[q], dtype=np.float64).reshape(n, horizon) for q in levels], axis=-1)
-            stacked = np.sort(stacked, axis=-1)  # rearrangement: quantiles never cross
+            stacked = self._clip(np.sort(stacked, axis=-1))  # rearrangement: quantiles never cross
             for i, q in enumerate(levels):
                 out[frames.quantile_column(q)] = stacked[..., i].ravel()
         bad = ~np.isfinite(out.drop(columns=["unique_id", "ds", "model"]).to_numpy(dtype=float)).all(axis=1)
@@ -164,6 +177,14 @@ class Forecaster:
             )
         return frames.validate_forecast(out)
 
+    def _clip(self, values: np.ndarray) -> np.ndarray:
+        """Values below 0 raised to 0 when the training history had no negative value (``nonnegative_``).
+
+        The one place forecasts are clipped, for every model and its fallbacks; clipping is monotone, so
+        quantiles still never cross. Models saved before ``nonnegative_`` existed are not clipped.
+        """
+        return np.maximum(values, 0.0) if getattr(self, "nonnegative_", False) else values
+
     def _future(self, uid: str, horizon: int) -> np.ndarray:
         start = self.last_ds_[uid]
         return pd.date_range(start + self.step_, periods=horizon, freq=self.step_).to_numpy()
@@ -173,17 +194,21 @@ class Forecaster:
         """Write the fitted model to the directory ``path`` atomically and return it.
 
         The directory holds ``metadata.json`` (class, hyperparameters, versions) and the learned state. An
-        existing model at ``path`` is replaced only once the new one is completely written.
+        existing model at ``path`` is replaced only once the new one is completely written. Hyperparameters
+        load back with their types (a tuple stays a tuple; see :func:`encode_params`).
         """
         self._check_fitted()
         target = Path(path)
         with atomic_dir(target) as tmp:
+            params, pickled = encode_params(self.get_params())
+            if pickled:
+                joblib.dump(pickled, tmp / _PICKLED_PARAMS_FILE)
             meta = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
                 "alias": self.alias,
                 "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": jsonable(self.get_params()),
+                "params": params,
                 "capforecast_version": _version(),
                 "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
@@ -239,7 +264,7 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
                 f"{directory} was saved by a newer capforecast (format {meta['format_version']}); upgrade capforecast"
             )
         cls = getattr(importlib.import_module(module_name), class_name)
-        model = cls(**meta.get("params", {}))
+        model = cls(**decode_params(meta.get("params", {}), directory / _PICKLED_PARAMS_FILE))
     except ModelError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
@@ -255,18 +280,6 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
             "or incomplete: retrain, or load another version"
         ) from None
     return model
-
-
-def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in params.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            out[key] = value.tolist() if isinstance(value, np.ndarray) else list(value) \
-                if isinstance(value, tuple) else repr(value)
-    return out
 
 
 def _version() -> str:

@@ -127,7 +127,6 @@ class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         self.exog_scales_: dict[str, dict[str, float]] = {}
         self.outages_: dict[str, int] = {}
         self.context_ = {}
-        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         arrays = feat.series_arrays(frame, self.ids_, ["y", *self.exog_cols_])
         keep = self._context_length()
         prepared = {}
@@ -245,8 +244,6 @@ class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             pred = np.sort(pred.reshape(len(self.net_ids_), horizon, -1), axis=-1)
             for k, uid in enumerate(self.net_ids_):
                 values[pos[uid]] = pred[k] * self.scales_[uid]
-        if self.nonnegative_:
-            values = np.maximum(values, 0.0)
         qv = select_levels(self.levels_, values, quantiles, model="gbm")
         yhat = values[..., self.levels_.index(0.5)]
         return self._merge_fallback(yhat, qv, horizon, quantiles)

@@ -21,8 +21,9 @@ True
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,14 @@ from capforecast.models.base import Forecaster
 __all__ = ["HoltWinters"]
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _rng_keyword() -> str:
+    """``rng`` (statsmodels >= 0.15, where ``random_state`` is deprecated) or ``random_state`` (0.14)."""
+    from statsmodels.tsa.holtwinters.results import HoltWintersResults
+
+    return "rng" if "rng" in inspect.signature(HoltWintersResults.simulate).parameters else "random_state"
 
 
 class HoltWinters(FallbackMixin, Forecaster):
@@ -91,7 +100,6 @@ class HoltWinters(FallbackMixin, Forecaster):
                 f"holt_winters: the step {self.step_} has no daily season; pass season=<steps per season>"
             )
         self.results_, self.filled_ = {}, {}
-        self.nonnegative_ = bool((frame["y"].dropna() >= 0).all())
         for uid, a in feat.series_arrays(frame, self.ids_, ["y"]).items():
             y = a["y"][-int(self.max_history):]
             problem = feat.history_problem(y, m)
@@ -102,13 +110,11 @@ class HoltWinters(FallbackMixin, Forecaster):
             if np.isnan(masked).any():
                 self.filled_[uid] = int(np.isnan(masked).sum())
             filled = feat.fill_for_input(masked, m)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    res = ExponentialSmoothing(
-                        filled, trend=self.trend, damped_trend=bool(self.damped_trend and self.trend),
-                        seasonal="add", seasonal_periods=m, initialization_method="estimated",
-                    ).fit()
+            try:  # statsmodels may warn (ConvergenceWarning); the result is judged by its forecast instead
+                res = ExponentialSmoothing(
+                    filled, trend=self.trend, damped_trend=bool(self.damped_trend and self.trend),
+                    seasonal="add", seasonal_periods=m, initialization_method="estimated",
+                ).fit()
                 ok = np.isfinite(res.forecast(2 * m)).all()
             except (ValueError, np.linalg.LinAlgError) as exc:
                 ok, problem = False, str(exc)
@@ -126,15 +132,12 @@ class HoltWinters(FallbackMixin, Forecaster):
             res = self.results_.get(uid)
             if res is None:
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yhat[i] = np.asarray(res.forecast(horizon))
-                paths = np.asarray(res.simulate(horizon, repetitions=int(self.n_paths), error="add",
-                                                anchor="end", random_state=int(self.seed) + i))
+            yhat[i] = np.asarray(res.forecast(horizon))
+            # a RandomState of its own (not the global one): the same paths as random_state=<int> gave
+            rng = {_rng_keyword(): np.random.RandomState(int(self.seed) + i)}
+            paths = np.asarray(res.simulate(horizon, repetitions=int(self.n_paths), error="add", anchor="end",
+                                            **rng))
             paths = paths.reshape(horizon, -1)
             for q in quantiles:
                 qv[q][i] = np.quantile(paths, q, axis=1)
-        if self.nonnegative_:
-            yhat = np.maximum(yhat, 0.0)
-            qv = {q: np.maximum(v, 0.0) for q, v in qv.items()}
         return self._merge_fallback(yhat, qv, horizon, quantiles)

@@ -24,14 +24,15 @@ def _previous_champion(cfg: Config, pool: str, result: RunResult) -> dict[str, A
         return None
     try:
         meta = registry.load_metadata(pool, "champion", root)
-        registry.load(pool, meta["version"], root)  # verifies every file against its checksum
+        model = registry.load(pool, meta["version"], root)  # verifies every file against its checksum
     except ModelError as exc:
         first = str(exc).splitlines()[0]
         result.notes.append(f"pool {pool}: the registry's champion entry is unreadable ({first}); choosing anew")
         logger.warning("nightly: pool %s: previous champion unreadable, choosing a new one: %s", pool, first)
         return None
     score = (meta.get("scores") or {}).get(cfg.backtest.metric)
-    return {"model": meta["alias"], "params": meta.get("params") or {}, "score": score, "version": meta["version"]}
+    # the params of the loaded model, with their types (the registry's JSON copy turns tuples into lists)
+    return {"model": meta["alias"], "params": model.get_params(), "score": score, "version": meta["version"]}
 
 
 def _select(
@@ -63,7 +64,7 @@ def _select(
     }
     if prev and prev["model"] in col.index and prev["model"] != best:
         prev_score = float(col[prev["model"]])
-        if col[best] > prev_score * (1 - cfg.models.min_improvement):
+        if col[best] >= prev_score * (1 - cfg.models.min_improvement):  # a tie (e.g. both perfect) keeps it
             entry.update(
                 model=prev["model"],
                 params=dict(prev.get("params") or {}),

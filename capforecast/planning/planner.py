@@ -296,6 +296,12 @@ def plan_capacity(
     elif len(models) > 1:
         log.warning("forecast has models %s; planning from %r", models, models[0])
         fc = fc[fc["model"] == models[0]]
+    negative = frames.negative_values(fc, list(frames.quantile_columns(fc).values()))
+    if negative:
+        raise PlanningError(
+            f"the forecast has negative quantiles in {negative}; GPU demand cannot be negative: forecast from "
+            "non-negative history (models never go below 0 then) or set those values to 0"
+        )
     fc = fc.sort_values(["unique_id", "ds"])
     t_now = parse_time(now, name="now") if now is not None else None
     if t_now is not None:

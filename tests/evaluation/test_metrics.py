@@ -96,3 +96,15 @@ def test_read_m4_wide_rejects_other_files(tmp_path: Path) -> None:
         m4.read_m4_wide(bad)
     with pytest.raises(CapforecastError, match="cannot read"):
         m4.read_m4_wide(tmp_path / "missing.csv")
+
+
+def test_mase_on_a_history_that_repeats_exactly_is_finite_and_zero_for_a_perfect_forecast() -> None:
+    from capforecast.evaluation.metrics import mase, zero_scale_fallback
+
+    flat = np.full(48, 5.0)
+    assert mase([5.0, 5.0], [5.0, 5.0], insample=flat, m=24) == 0.0  # was 0/0 = NaN: a win, not a failure
+    assert mase([5.0, 5.0], [4.0, 7.0], insample=flat, m=24) == pytest.approx(1.5 / 5.0)  # was inf
+    assert mase([0.0], [2.0], insample=np.zeros(48), m=24) == 2.0  # all zeros: scaled by 1
+    assert mase([1.0], [1.0], scale=0.0) == 0.0 and mase([1.0], [3.0], scale=0.0) == 2.0
+    assert zero_scale_fallback([np.nan, 2.0, -4.0]) == 3.0
+    assert np.isnan(mase([1.0], [2.0], insample=np.ones(10), m=24))  # too short for a scale: unknown

@@ -3,14 +3,18 @@ gives a clear error (query, range, what the server said) and leaves the cache an
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import random
+import re
+import time
 from pathlib import Path
 
 import pytest
 
 from capforecast.cli import main
 from capforecast.errors import IngestError
-from capforecast.ingest.client import RangeClient
+from capforecast.ingest.client import RangeClient, retry_after_seconds, retry_pause
 from capforecast.ingest.connection import Connection
 from capforecast.ingest.prometheus import fetch
 
@@ -42,7 +46,8 @@ def test_server_errors_are_retried_then_reported_and_the_cache_is_untouched(
         fetch(fast(proxy.url), QUERY, START, START + 2 * 86_400, "1h", cache=cache)
     msg = str(err.value)
     assert f"failed after 3 attempt(s): HTTP {mode} 'injected failure'" in msg
-    assert "sum by (pool) (gpu_used)" in msg and "from 2026-05-02T01:00:00Z to 2026-05-03T00:00:00Z step 1h" in msg
+    # the range pulled starts at the 2 newest cached steps, read again
+    assert "sum by (pool) (gpu_used)" in msg and "from 2026-05-01T23:00:00Z to 2026-05-03T00:00:00Z step 1h" in msg
     assert len(proxy.requests) == 3 and caplog.text.count("retry ") == 2
     assert next(cache.glob("*.parquet")).read_bytes() == before
     assert len(list(cache.iterdir())) == 1
@@ -110,3 +115,28 @@ def test_cli_failure_is_one_line_exit_1_and_keeps_the_output_file(proxy, tmp_pat
     assert err[-1].startswith("capforecast: error: Prometheus at http://127.0.0.1:")
     assert "HTTP 500" in err[-1] and "Traceback" not in "\n".join(err)
     assert out.read_text() == "previous content\n"
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_retry_after_in_seconds_or_as_an_http_date_is_waited_for_with_jitter(proxy, caplog, form: str) -> None:
+    """Four workers hit a 429 at once: each waits at least what the server asked, and not all the same time."""
+    proxy.mode, proxy.fail_first = "429", 4
+    proxy.retry_after = "2" if form == "seconds" else email.utils.formatdate(time.time() + 3, usegmt=True)
+    least = 2.0 if form == "seconds" else 1.9  # an HTTP-date has whole seconds: 2 to 3 s from now
+    with caplog.at_level(logging.WARNING, logger="capforecast.ingest.client"):
+        frame = fetch(fast(proxy.url, workers=4, backoff=0.01), QUERY, START, START + 86_400, "1h", max_points=7)
+    assert len(frame) == 3 * 25 and len(proxy.requests) == 8  # 4 chunks, each failed once, then answered
+    pauses = [float(m) for m in re.findall(r"retry 1 of 2 in ([0-9.]+)s", caplog.text)]
+    assert len(pauses) == 4 and all(least <= p <= 3.0 * 1.25 for p in pauses), pauses
+    assert len(set(pauses)) == 4, pauses  # jitter: the workers come back at different times
+
+
+def test_retry_pauses_grow_are_capped_and_are_never_shorter_than_asked() -> None:
+    rng = random.Random(0)
+    pauses = [retry_pause(0.5, 30.0, attempt, None, rng) for attempt in (1, 2, 3, 4)]
+    assert all(b * 1.0 <= p <= b * 1.25 for p, b in zip(pauses, [0.5, 1.0, 2.0, 4.0], strict=True))
+    assert 30.0 <= retry_pause(0.5, 30.0, 10, None, rng) <= 37.5
+    assert 7.0 <= retry_pause(0.5, 30.0, 1, 7.0, rng) <= 8.75
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

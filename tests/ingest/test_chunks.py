@@ -73,3 +73,17 @@ def test_fast_decoder_matches_json_and_falls_back_on_anything_unusual() -> None:
         np.testing.assert_array_equal(ya, yb)
     assert decode_body(json.dumps(body).encode()) is None  # spaced JSON: the caller uses json instead
     assert decode_body(compact.replace(b'"0.1"', b'"zero"')) is None
+
+
+def test_fast_decoder_refuses_values_it_cannot_read_whole_without_touching_warning_filters() -> None:
+    import json
+    import warnings
+
+    body = {"status": "success", "data": {"resultType": "matrix", "result": [
+        matrix({"pool": "a"}, [1777593600, 1777593660], ["1.5", "2"])]}}
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    filters = list(warnings.filters)
+    assert decode_body(compact) is not None
+    for bad in (b'"2x"', b'"2,"', b'"2.0.1"', b'"2e"'):  # numpy stops early (or raises) on each
+        assert decode_body(compact.replace(b'"2"', bad)) is None, bad
+    assert warnings.filters == filters
