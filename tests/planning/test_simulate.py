@@ -7,13 +7,11 @@ import pandas as pd
 import pytest
 
 from capforecast.cli import main
-from capforecast.datasets import data_root
 from capforecast.errors import PlanningError
 from capforecast.planning import PoolSpec
 from capforecast.planning.simulate import decision_schedule, simulate, simulate_baselines, split_windows
 
-HELIOS = data_root() / "helios-earth"
-needs_helios = pytest.mark.skipif(not HELIOS.is_dir(), reason="../shared/data/helios-earth not present")
+needs_helios = pytest.mark.needs_data("helios-earth")
 
 
 def pool(name: str, target: float = 0.05, **kw) -> PoolSpec:
