@@ -54,10 +54,14 @@ _MAX_SHOWN = 5
 
 
 def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str] = SERIES_COLUMNS) -> str:
-    """Describe up to five offending rows (index and key columns) for an error message."""
+    """Describe up to five offending rows (index and key columns) for an error message.
+
+    The index names what it counts (``line`` for a frame read from a CSV file by ``read_series``), else ``row``.
+    """
     bad = df.loc[np.asarray(mask, dtype=bool), [c for c in cols if c in df.columns]]
+    label = df.index.name if isinstance(df.index.name, str) else "row"
     shown = "; ".join(
-        f"row {idx}: " + ", ".join(f"{c}={row[c]!r}" if c != "ds" else f"ds={row[c]}" for c in bad.columns)
+        f"{label} {idx}: " + ", ".join(f"{c}={row[c]!r}" if c != "ds" else f"ds={row[c]}" for c in bad.columns)
         for idx, row in bad.head(_MAX_SHOWN).iterrows()
     )
     more = f" (and {len(bad) - _MAX_SHOWN} more)" if len(bad) > _MAX_SHOWN else ""
@@ -110,7 +114,7 @@ def _check_ids_and_times(df: pd.DataFrame, name: str) -> None:
         raise FrameError(f"{name}: ds has missing timestamps: {_rows(df, ds.isna())}; drop or fix those rows")
 
 
-def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str) -> None:
+def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str, fixes: str = "pandas") -> None:
     for col in cols:
         values = df[col]
         if values.dtype != np.float64:
@@ -120,13 +124,14 @@ def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str) -> None:
             )
         inf = np.isinf(values.to_numpy())
         if inf.any():
+            fix = (f"e.g. df[{col!r}] = df[{col!r}].replace([np.inf, -np.inf], np.nan) to mark them missing"
+                   if fixes == "pandas" else "leave a missing value empty in the file")
             raise FrameError(
-                f"{name}: column {col!r} has {int(inf.sum())} infinite value(s): {_rows(df, inf)}; replace them, "
-                f"e.g. df[{col!r}] = df[{col!r}].replace([np.inf, -np.inf], np.nan) to mark them missing"
+                f"{name}: column {col!r} has {int(inf.sum())} infinite value(s): {_rows(df, inf)}; replace them, {fix}"
             )
 
 
-def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
+def _check_order_and_steps(df: pd.DataFrame, name: str, fixes: str = "pandas") -> None:
     codes, uniques = pd.factorize(df["unique_id"], sort=False)
     ns = _ns(df["ds"])
     if (np.diff(codes) < 0).any() or not pd.Index(uniques).is_monotonic_increasing:
@@ -147,10 +152,11 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
     dup[1:] = same & (diffs == 0)
     if dup.any():
         dup[:-1] |= dup[1:]
-        raise FrameError(
-            f"{name}: {int(dup.sum())} rows share a (unique_id, ds): {_rows(df, dup)}; keep one row per step, "
-            "e.g. df = df.groupby(['unique_id', 'ds'], as_index=False).mean() or drop_duplicates(['unique_id', 'ds'])"
-        )
+        fix = ("e.g. df = df.groupby(['unique_id', 'ds'], as_index=False).mean() or "
+               "drop_duplicates(['unique_id', 'ds'])" if fixes == "pandas"
+               else "remove the repeated rows from the file (or average them into one)")
+        raise FrameError(f"{name}: {int(dup.sum())} rows share a (unique_id, ds): {_rows(df, dup)}; keep one row "
+                         f"per step, {fix}")
     if not same.any():
         return
     inner = diffs[same]
@@ -160,11 +166,17 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
     if off.any():
         mask = np.zeros(len(df), dtype=bool)
         mask[1:][same] = off
-        raise FrameError(
-            f"{name}: irregular steps: these rows are off their series' {pd.Timedelta(int(step_ns[off][0]), 'ns')} "
-            f"grid: {_rows(df, mask)}; put the data on one step first, e.g. "
-            "df.set_index('ds').groupby('unique_id')['y'].resample('5min').mean()"
-        )
+        step = pd.Timedelta(int(step_ns[off][0]), "ns")
+        fix = (f"e.g. df.set_index('ds').groupby('unique_id')['y'].resample({_offset(step)!r}).mean()"
+               if fixes == "pandas" else f"e.g. average the values of each {_offset(step)} period in the file")
+        raise FrameError(f"{name}: irregular steps: these rows are off their series' {step} grid: {_rows(df, mask)}; "
+                         f"put the data on one step first, {fix}")
+
+
+def _offset(step: pd.Timedelta) -> str:
+    """A step as pandas and people write it: ``'1h'``, ``'5min'``, ``'1D'``."""
+    text = pd.tseries.frequencies.to_offset(step).freqstr
+    return text if text[:1].isdigit() else f"1{text}"
 
 
 def _modes(codes: np.ndarray, steps: np.ndarray) -> pd.Series:
@@ -179,20 +191,21 @@ def _ns(ds: pd.Series) -> np.ndarray:
     return ds.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
 
 
-def validate(df: pd.DataFrame, *, name: str = "series frame") -> pd.DataFrame:
+def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pandas") -> pd.DataFrame:
     """Check that ``df`` is a series frame and return it unchanged; raise :class:`FrameError` if not.
 
     Checks columns, dtypes (``unique_id`` str, ``ds`` UTC-aware, ``y`` and exogenous columns float64), order,
     duplicate ``(unique_id, ds)``, infinite values and that each series' timestamps lie on one regular grid
     (missing steps are allowed here; :func:`find_gaps` lists them and :func:`regularize` fills them with NaN).
-    The error names up to five offending rows and says how to fix them.
+    The error names up to five offending rows and says how to fix them: with pandas code (``fixes='pandas'``)
+    or, for a frame read from a file (``fixes='file'``), in the file.
     """
     _check_columns(df, SERIES_COLUMNS, name)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows; check the query, file or time range that produced it")
     _check_ids_and_times(df, name)
-    _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name)
-    _check_order_and_steps(df, name)
+    _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name, fixes)
+    _check_order_and_steps(df, name, fixes)
     return df
 
 
@@ -221,9 +234,10 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     distinct = steps.unique()
     if len(distinct) > 1:
         detail = ", ".join(f"{uid}={pd.Timedelta(s)}" for uid, s in steps.head(_MAX_SHOWN).items())
+        coarsest = _offset(pd.Timedelta(steps.max()))
         raise FrameError(
-            f"series frame: series have different steps ({detail}); resample them to one step, e.g. "
-            "regularize(df, step='1h') after aggregating, or split the frame"
+            f"series frame: series have different steps ({detail}); put them on one step, e.g. average the finer "
+            f"ones to {coarsest} (the coarsest), or forecast them separately"
         )
     return pd.Timedelta(distinct[0])
 

@@ -12,6 +12,8 @@ import logging
 import time
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger("capforecast.backtest")
 
 
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--windows 7 --out bt/scores.csv",
     )
     parser.add_argument("--input", required=True, help="series file (CSV/parquet): unique_id, ds, y")
+    add_input_options(parser)
     parser.add_argument("--models", default="seasonal_naive,auto",
                         help="comma-separated model aliases, e.g. naive,seasonal_naive,gbm,auto "
                         "(default: seasonal_naive,auto)")
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.errors import ConfigError
     from capforecast.evaluation.backtest import cross_validation
     from capforecast.evaluation.plot import plot_backtest
-    from capforecast.ingest.files import read_series
     from capforecast.models import get_model
 
     started = time.perf_counter()
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: give a .csv file name for the score table, e.g. --out bt/scores.csv")
     if args.windows < 1 or args.refit < 1 or args.jobs == 0:
         raise ConfigError("--windows and --refit must be >= 1 and --jobs non-zero; e.g. --windows 7 --refit 1")
-    frame = read_series(args.input)
+    frame = read_input(args, args.input)
     h = _horizon_steps(args.horizon, frame)
     aliases = [a.strip() for a in str(args.models).split(",") if a.strip()]
     if not aliases:

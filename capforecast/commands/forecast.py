@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from capforecast.commands._inputargs import add_input_options, read_input
 from capforecast.commands._modelargs import add_model_options, build_model, print_selection
 
 logger = logging.getLogger("capforecast.forecast")
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "seasonal_naive --horizon 48 --quantiles 0.5,0.9 --out forecast.csv",
     )
     parser.add_argument("--input", default=None, help="series file (.csv or .parquet): unique_id, ds, y")
+    add_input_options(parser)
     add_model_options(parser)
     parser.add_argument("--horizon", type=int, required=True, help="steps to forecast, e.g. 48")
     parser.add_argument("--quantiles", default="0.5,0.9", help="quantile levels (default: 0.5,0.9)")
@@ -52,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast import frames, registry
     from capforecast._io import write_frame
     from capforecast.errors import ConfigError
-    from capforecast.ingest.files import read_series
 
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--model {args.model}: the registry holds a {model.alias!r} model under that name; "
                               f"pass --model {model.alias} or another --name")
         if args.input:
-            frame = read_series(args.input)
+            frame = read_input(args, args.input)
             if hasattr(model, "update"):  # global models forecast from the newer history without retraining
                 model.update(frame)
             else:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.input:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
-        model = build_model(args, args.horizon).fit(read_series(args.input))
+        model = build_model(args, args.horizon).fit(read_input(args, args.input))
         print_selection(model)
     forecast = model.predict(args.horizon, quantiles=levels)
     write_frame(forecast, args.out)

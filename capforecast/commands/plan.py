@@ -7,6 +7,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--history", help="series frame of observed demand, for the report's plot and static "
                         "plan, and the fallback for pools without a forecast")
+    add_input_options(parser, "--history")
     parser.add_argument("--previous-plan", help="an earlier plan.csv to compare against (default: OUT/plan.csv "
                         "if it exists)")
     parser.add_argument("--state", help="current nodes per pool, e.g. 'a100-train=6,h100-infer=3' (starts the "
@@ -78,14 +81,13 @@ def run(args: argparse.Namespace) -> int:
     from capforecast import frames
     from capforecast._io import publish, write_frame
     from capforecast.emit import write_overlay, write_plan_json, write_report
-    from capforecast.ingest.files import read_series
     from capforecast.planning import load_pools, plan_capacity
 
     out = Path(args.out)
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
     forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))
-    history = read_series(args.history) if args.history else None
+    history = read_input(args, args.history) if args.history else None
     prev_path = Path(args.previous_plan) if args.previous_plan else out / "plan.csv"
     previous = _read_frame(str(prev_path), "plan") if (args.previous_plan or prev_path.is_file()) else None
 

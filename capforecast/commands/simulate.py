@@ -12,6 +12,8 @@ import logging
 import time
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger("capforecast.simulate")
 
 DEFAULT_BASELINES = "static,reactive,seasonal_naive_max"
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "at t + 1h at each hour t. Nothing is applied to any cluster.",
     )
     parser.add_argument("--input", required=True, help="series frame CSV/parquet: unique_id, ds, y (GPUs)")
+    add_input_options(parser)
     parser.add_argument("--pools", required=True, help="pools YAML; each pool plans the series of its name")
     parser.add_argument("--mode", choices=("nightly", "hourly"), default="nightly",
                         help="when plans are committed (default: nightly)")
@@ -49,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast.errors import ConfigError
-    from capforecast.ingest.files import read_series
     from capforecast.models import MODELS
     from capforecast.planning import load_pools
     from capforecast.planning.baselines import BASELINES
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
     default = args.model == "seasonal_quantile"
     method = ForecastMethod() if default else ForecastMethod(model=args.model, model_params=())
-    frame = read_series(args.input)
+    frame = read_input(args, args.input)
     pools = load_pools(args.pools)
     ids = set(frame["unique_id"].astype(str))
     planned = [p for p in pools if p.name in ids]

@@ -14,6 +14,7 @@ import pytest
 from capforecast.evaluation import cross_validation
 from capforecast.models.auto import AutoForecaster
 
+
 @pytest.mark.needs_data("helios-earth")
 def test_auto_is_never_worse_than_seasonal_naive_on_the_helios_backtest() -> None:
     from capforecast.datasets import load_helios

@@ -22,6 +22,7 @@ from capforecast.evaluation.metrics import (
     smape,
 )
 
+
 def test_point_metrics_by_hand() -> None:
     y = np.array([10.0, 20.0, 30.0])
     f = np.array([12.0, 20.0, 27.0])
