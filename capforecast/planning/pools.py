@@ -37,6 +37,7 @@ EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer")
 _DEFAULT_TOLERATIONS = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DURATIONS = ("lead_time", "scale_in_cooldown")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -53,7 +54,8 @@ class PoolSpec:
     min_nodes, max_nodes : int
         Bounds the plan never leaves (``0 <= min_nodes <= max_nodes``).
     lead_time : pd.Timedelta
-        Time from asking for a node to it being schedulable; capacity is requested this far ahead.
+        Time from asking for a node to it being schedulable; capacity is requested this far ahead. Written with
+        a unit (``'15m'``); a bare number is seconds from Python and an error in a pools file.
     target_busy : float
         Acceptable share of time with demand above capacity (0.05 = 5 %); the plan follows the forecast
         quantile ``1 - target_busy`` unless ``quantile`` is given.
@@ -216,7 +218,7 @@ def _check_pool(p: PoolSpec) -> None:
     if p.min_nodes > p.max_nodes:
         raise _fail(name, "min_nodes", f"min_nodes {p.min_nodes} is above max_nodes {p.max_nodes}",
                     "make min_nodes <= max_nodes")
-    for key in ("lead_time", "scale_in_cooldown"):
+    for key in _DURATIONS:
         setattr_(p, key, parse_duration(getattr(p, key), name=f"pool {name!r}, key {key!r}"))
     tb = _fraction(name, "target_busy", p.target_busy, low=0.0, high=0.5, example="0.05")
     if not 0 < tb:
@@ -334,6 +336,9 @@ def parse_pools(data: Mapping[str, Any]) -> PoolSet:
                               f"valid keys are {', '.join(sorted(_FIELDS))}")
         kwargs = dict(entry)
         kwargs["name"] = str(kwargs["name"])
+        for key in _DURATIONS:  # a bare number in a file has no unit (PoolSpec(lead_time=900) is seconds)
+            if key in kwargs:
+                kwargs[key] = parse_duration(kwargs[key], name=f"pool {label!r}, key {key!r}", allow_numbers=False)
         pools.append(PoolSpec(**kwargs))
     names = [p.name for p in pools]
     dups = sorted({n for n in names if names.count(n) > 1})
