@@ -68,10 +68,13 @@ def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str] = 
     return shown + more
 
 
-def _check_columns(df: object, required: Sequence[str], name: str) -> pd.DataFrame:
+def _check_columns(df: object, required: Sequence[str], name: str, fixes: str = "pandas") -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise FrameError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in required if c not in df.columns]
+    if missing and fixes == "file":
+        raise FrameError(f"{name}: missing column(s) {missing}; found {list(df.columns)}. The file needs the columns "
+                         f"{list(required)}, as capforecast writes them")
     if missing:
         raise FrameError(
             f"{name}: missing column(s) {missing}; found {list(df.columns)}. Rename your columns to "
@@ -200,7 +203,7 @@ def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pand
     The error names up to five offending rows and says how to fix them: with pandas code (``fixes='pandas'``)
     or, for a frame read from a file (``fixes='file'``), in the file.
     """
-    _check_columns(df, SERIES_COLUMNS, name)
+    _check_columns(df, SERIES_COLUMNS, name, fixes)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows; check the query, file or time range that produced it")
     _check_ids_and_times(df, name)
@@ -373,13 +376,13 @@ def quantile_columns(df: pd.DataFrame) -> dict[float, str]:
     return dict(sorted(found.items()))
 
 
-def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame") -> pd.DataFrame:
+def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: str = "pandas") -> pd.DataFrame:
     """Check that ``df`` is a forecast frame and return it; raise :class:`FrameError` if not.
 
     Requires ``unique_id``, ``ds`` (UTC), ``model``, ``yhat``, finite values, and quantile columns that never
-    cross (``p50 <= p90 <= ...`` on every row).
+    cross (``p50 <= p90 <= ...`` on every row). ``fixes``: as in :func:`validate`.
     """
-    _check_columns(df, FORECAST_COLUMNS, name)
+    _check_columns(df, FORECAST_COLUMNS, name, fixes)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows")
     _check_ids_and_times(df, name)
@@ -399,7 +402,8 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame") -> pd.D
             raise FrameError(
                 f"{name}: quantile columns cross on {int(crossed.sum())} row(s): "
                 f"{_rows(df, crossed, ('unique_id', 'ds', *qcols))}; sort each row's quantiles "
-                "(np.sort(values, axis=1)) or fix the model"
+                + ("(np.sort(values, axis=1)) or fix the model" if fixes == "pandas" else
+                   "in the file, or forecast again with capforecast forecast")
             )
     dup = df.duplicated(["unique_id", "ds", "model"], keep=False).to_numpy()
     if dup.any():

@@ -80,3 +80,15 @@ def test_a_long_file_with_own_column_names_trains(tmp_path):
                    "--time-col", "timestamp", "--target-col", "gpus", "--layout", "long", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "naive v0001" in done.stdout
+
+
+def test_plan_errors_about_the_forecast_file_say_how_to_fix_the_file(tmp_path):
+    (tmp_path / "pools.yaml").write_text(ROOT_POOLS)
+    rows = "unique_id,ds,model,yhat,p50,p90\na,2026-01-01T00:00:00Z,naive,5,5,4\n"
+    (tmp_path / "crossed.csv").write_text(rows)
+    (tmp_path / "nomodel.csv").write_text(rows.replace(",model", "").replace(",naive", ""))
+    for name, words in (("crossed.csv", "quantile columns cross"), ("nomodel.csv", "missing column(s) ['model']")):
+        line = one_error_line(run_cli("plan", "--forecast", name, "--pools", "pools.yaml", "--out", "p",
+                                      cwd=tmp_path))
+        assert f"error: {name}: " in line and words in line, line
+        assert "np.sort" not in line and "df.rename" not in line and "read_series(" not in line, line

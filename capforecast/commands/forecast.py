@@ -50,6 +50,16 @@ def _check_against(model, frame) -> None:  # noqa: ANN001 - internal
                        "starts after the training end: retrain to use the newer data", len(newer), newer[0])
 
 
+def _check_horizon(model, horizon: int, fix: str) -> None:  # noqa: ANN001 - a Forecaster
+    """gbm and lstm forecast at most the horizon they learned: say so with the command's fix, before any fit."""
+    from capforecast.errors import ConfigError
+
+    learned = model.get_params().get("horizon") if model.alias in ("gbm", "lstm") else None
+    if learned and horizon > int(learned):
+        raise ConfigError(f"--horizon {horizon}: this {model.alias} model forecasts at most {learned} steps; {fix}, "
+                          f"or use --horizon {learned} or less")
+
+
 def run(args: argparse.Namespace) -> int:
     from capforecast import frames, registry
     from capforecast._io import write_frame
@@ -65,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         if model.alias != args.model:
             raise ConfigError(f"--model {args.model}: the registry holds a {model.alias!r} model under that name; "
                               f"pass --model {model.alias} or another --name")
+        _check_horizon(model, args.horizon, f"retrain it with capforecast train --model {model.alias} --horizon "
+                       f"{args.horizon} --registry {args.registry}{f' --name {args.name}' if args.name else ''}")
         if args.input:
             frame = read_input(args, args.input)
             if hasattr(model, "update"):  # global models forecast from the newer history without retraining
@@ -74,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.input:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
-        model = build_model(args, args.horizon).fit(read_input(args, args.input))
+        model = build_model(args, args.horizon)
+        _check_horizon(model, args.horizon, f"drop --param horizon or use --param horizon={args.horizon}")
+        model.fit(read_input(args, args.input))
         print_selection(model)
     forecast = model.predict(args.horizon, quantiles=levels)
     write_frame(forecast, args.out)

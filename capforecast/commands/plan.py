@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
-    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))
+    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"), name=args.forecast, fixes="file")
     history = read_input(args, args.history) if args.history else None
     prev_path = Path(args.previous_plan) if args.previous_plan else out / "plan.csv"
     previous = _read_frame(str(prev_path), "plan") if (args.previous_plan or prev_path.is_file()) else None

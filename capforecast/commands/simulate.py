@@ -49,6 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_windows(frame, names: list[str], args: argparse.Namespace) -> None:  # noqa: ANN001 - a DataFrame
+    """Fail before any work when a series is too short for the windows, naming the flag to change."""
+    from capforecast.planning.simulate import split_windows
+
+    for _uid, ds in frame[frame["unique_id"].isin(names)].groupby("unique_id")["ds"]:
+        if len(ds) >= 2:
+            step = ds.diff().min()
+            split_windows(int((ds.iloc[-1] - ds.iloc[0]) / step) + 1, step, args.test_days, args.val_days,
+                          options={"test_days": "--test-days", "val_days": "--val-days"})
+
+
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast.errors import ConfigError
@@ -76,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = [p.name for p in pools if p.name not in ids]
     if skipped and planned:
         logger.warning("pools without a series in %s (not simulated): %s", args.input, ", ".join(skipped))
+    _check_windows(frame, [p.name for p in planned or pools], args)
     plans, scores = simulate(frame, planned or list(pools), args.mode, test_days=args.test_days,
                              val_days=args.val_days, method=method, baselines=names)
     out = Path(args.out)

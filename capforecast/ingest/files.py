@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from capforecast import frames
-from capforecast.errors import FrameError, IngestError
+from capforecast.errors import FrameError, IngestError, spell
 
 __all__ = ["read_series", "read_table", "write_series"]
 
@@ -108,14 +108,6 @@ def _number_rows(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return raw.set_axis(pd.RangeIndex(first, first + len(raw), name=label), axis=0)
 
 
-def _spell(options: Mapping[str, str] | None, *names: str, value: str | None = None) -> str:
-    """How the caller writes these arguments in a fix: Python keywords (``id_col=``, ``layout='wide'``) unless
-    ``options`` maps them (the CLI: ``--id-col``, ``--layout wide``); those it has no spelling for are left out."""
-    if options is None:
-        return ", ".join(f"{n}={value!r}" if value else f"{n}=" for n in names)
-    return ", ".join(f"{options[n]} {value}" if value else options[n] for n in names if n in options)
-
-
 def _parse_times(raw: pd.Series, path: Path, col: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw):
         parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
@@ -186,12 +178,12 @@ def read_series(
                                                if c != time_col)
         layout = "long" if id_value is not None or {id_col, target_col} & set(raw.columns) or not wide else "wide"
     if layout == "wide":
-        _need(raw, [time_col], p, _spell(options, "time_col"))
+        _need(raw, [time_col], p, spell(options, "time_col"))
         series = list(value_cols) if value_cols is not None else [c for c in raw.columns if c != time_col]
-        _need(raw, series, p, _spell(options, "value_cols"))
+        _need(raw, series, p, spell(options, "value_cols"))
         if not series:
             raise IngestError(f"{p}: no series columns besides {time_col!r}; is the file in wide layout "
-                              f"({_spell(options, 'layout', value='wide')})?")
+                              f"({spell(options, 'layout', value='wide')})?")
         ds = _parse_times(raw[time_col], p, time_col)
         parts = [
             pd.DataFrame({"unique_id": str(c), "ds": ds, "y": _to_float(raw[c], p, str(c))}) for c in series
@@ -199,10 +191,10 @@ def read_series(
         frame = pd.concat(parts)
     elif layout == "long":
         need = [time_col, target_col] + ([] if id_value is not None else [id_col])
-        _need(raw, need, p, _spell(options, "id_col", "time_col", "target_col")
+        _need(raw, need, p, spell(options, "id_col", "time_col", "target_col")
               + (" (or id_value= for a single series)" if options is None else "")
               + f", or read a wide file (a time column, one column per series) with "
-              f"{_spell(options, 'layout', value='wide')}")
+              f"{spell(options, 'layout', value='wide')}")
         ids = pd.Series(id_value, index=raw.index) if id_value is not None else raw[id_col]
         missing_id = ids.isna().to_numpy()
         if missing_id.any():
@@ -219,7 +211,7 @@ def read_series(
         if exog_cols is None:
             exog = [c for c in raw.columns if c not in taken and pd.api.types.is_numeric_dtype(raw[c])]
         else:
-            _need(raw, exog_cols, p, _spell(options, "exog_cols"))
+            _need(raw, exog_cols, p, spell(options, "exog_cols"))
             exog = list(exog_cols)
         for col in exog:
             frame[str(col)] = _to_float(raw[col], p, str(col))
