@@ -128,7 +128,7 @@ def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str, fixes: str =
         inf = np.isinf(values.to_numpy())
         if inf.any():
             fix = (f"e.g. df[{col!r}] = df[{col!r}].replace([np.inf, -np.inf], np.nan) to mark them missing"
-                   if fixes == "pandas" else "leave a missing value empty in the file")
+                   if fixes == "pandas" else "e.g. leave the cell empty in the file to mark the value missing")
             raise FrameError(
                 f"{name}: column {col!r} has {int(inf.sum())} infinite value(s): {_rows(df, inf)}; replace them, {fix}"
             )

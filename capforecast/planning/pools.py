@@ -385,6 +385,9 @@ def load_pools(path: str | os.PathLike[str]) -> PoolSet:
         raise ConfigError(f"pools file {p} does not exist; pass --pools with a path like examples/pools.yaml") from None
     except OSError as exc:
         raise ConfigError(f"pools file {p} cannot be read ({exc.strerror}); check its permissions") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"pools file {p} is not UTF-8 text (a binary or compressed file?); pass the YAML file, "
+                          "e.g. examples/pools.yaml") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
