@@ -203,6 +203,8 @@ def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pand
     The error names up to five offending rows and says how to fix them: with pandas code (``fixes='pandas'``)
     or, for a frame read from a file (``fixes='file'``), in the file.
     """
+    if fixes not in ("pandas", "file"):
+        raise FrameError(f"validate: fixes must be 'pandas' or 'file', got {fixes!r}")
     _check_columns(df, SERIES_COLUMNS, name, fixes)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows; check the query, file or time range that produced it")
