@@ -163,3 +163,18 @@ def test_auto_layout_and_errors_in_the_callers_spelling(tmp_path):
     with pytest.raises(IngestError) as info:
         read_series(path, layout="auto", options=flags)
     assert "--time-col" in str(info.value) and "time_col=" not in str(info.value)
+
+
+def test_a_truncated_public_data_file_is_one_clear_error(tmp_path):
+    from capforecast.datasets import load_helios, load_m4_hourly
+
+    (tmp_path / "helios-earth").mkdir()
+    trace = tmp_path / "helios-earth" / "vc1.csv.gz"
+    pd.DataFrame({"time": pd.date_range("2020-05-01", periods=500, freq="min").astype(str), "running_gpu_num": 1,
+                  "pending_gpu_num": 0, "running_job_num": 1, "pending_job_num": 0,
+                  "total_gpu_num": 8}).to_csv(trace, index=False)
+    trace.write_bytes(trace.read_bytes()[:-40])
+    with pytest.raises(IngestError, match=r"vc1.csv.gz: cannot read it as CSV \(gzip\)"):
+        load_helios(tmp_path)
+    with pytest.raises(IngestError, match="Hourly-train.csv: no such file"):
+        load_m4_hourly(tmp_path)
