@@ -61,8 +61,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     except errors as exc:
         kind = "parquet" if parquet else "CSV" + _COMPRESSED.get(p.suffix.lower(), "")
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        rows = "" if parquet else (", or has rows with more fields than its header (numbers with a decimal comma "
-                                   "need ';' between fields)")
+        rows = (", or has rows with more fields than its header (numbers with a decimal comma need ';' between "
+                "fields)") if isinstance(exc, pd.errors.ParserError) else ""
         raise IngestError(
             f"{p}: cannot read it as {kind} ({type(exc).__name__}: {reason}); is the file complete? It may be "
             f"truncated or corrupt (copy or export it again), or of another format{rows}"
