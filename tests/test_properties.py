@@ -173,6 +173,15 @@ yaml_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_
                                                             st.dictionaries(st.sampled_from(["a", "gpus", "name"]),
                                                                             inner, max_size=3)), max_leaves=6)
 GOOD_POOL = {"name": "a100", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10, "lead_time": "15m"}
+emitter_settings = st.dictionaries(st.sampled_from(["name", "target", "namespace", "gpus_per_replica", "nodepool",
+                                                    "nodeclass", "other"]),
+                                   st.one_of(st.sampled_from(["llm", "Bad Name", "gpu-a100"]), scalars), max_size=4)
+KEY_VALUES = {  # values of the right shape for a key, so that the checks after the type checks run too
+    "emitters": st.lists(st.sampled_from(["placeholder", "hpa", "karpenter", "capacity-buffer", "x"]), max_size=3),
+    "hpa": emitter_settings, "karpenter": emitter_settings,
+    "node_selector": st.dictionaries(st.sampled_from(["pool", "a/b", "bad key!", ""]), scalars, max_size=2),
+    "tolerations": st.lists(st.dictionaries(st.sampled_from(["key", "operator", "effect"]), scalars), max_size=2),
+}
 
 
 @st.composite
@@ -181,7 +190,7 @@ def pool_files(draw) -> object:
     for _ in range(draw(st.integers(0, 3))):
         pool = dict(GOOD_POOL) if draw(st.booleans()) else {}
         for key in draw(st.lists(st.sampled_from(POOL_KEYS), max_size=4)):
-            pool[key] = draw(yaml_values)
+            pool[key] = draw(st.one_of(yaml_values, KEY_VALUES.get(key, yaml_values)))
         for key in draw(st.lists(st.sampled_from(POOL_KEYS), max_size=2)):
             pool.pop(key, None)
         pools.append(pool if draw(st.integers(0, 9)) else draw(yaml_values))

@@ -267,8 +267,15 @@ def _check_pool(p: PoolSpec) -> None:
     setattr_(p, "karpenter", _check_karpenter(p))
 
 
+def _mapping(p: PoolSpec, key: str, example: str) -> dict[str, Any]:
+    value = getattr(p, key)
+    if value is not None and not isinstance(value, Mapping):
+        raise _fail(p.name, key, f"expected a mapping, got {value!r}", f"write e.g. {key}: {example}")
+    return dict(value or {})
+
+
 def _check_hpa(p: PoolSpec) -> dict[str, Any]:
-    hpa = dict(p.hpa or {})
+    hpa = _mapping(p, "hpa", "{name: llm-server, gpus_per_replica: 1}")
     if "hpa" not in p.emitters:
         return hpa
     if not isinstance(hpa.get("name"), str) or not _DNS_SUBDOMAIN.match(hpa["name"]):
@@ -276,6 +283,10 @@ def _check_hpa(p: PoolSpec) -> dict[str, Any]:
                     "write e.g. hpa: {name: llm-server, gpus_per_replica: 1}")
     hpa.setdefault("target", hpa["name"])
     hpa.setdefault("namespace", p.namespace)
+    for key, pattern in (("target", _DNS_SUBDOMAIN), ("namespace", _DNS_LABEL)):
+        if not isinstance(hpa[key], str) or not pattern.match(hpa[key]):
+            raise _fail(p.name, f"hpa.{key}", f"{hpa[key]!r} is not a valid Kubernetes name",
+                        "use lowercase letters, digits and '-'")
     hpa["gpus_per_replica"] = _int(p.name, "hpa.gpus_per_replica", hpa.get("gpus_per_replica", 1), minimum=1)
     unknown = set(hpa) - {"name", "target", "namespace", "gpus_per_replica"}
     if unknown:
@@ -284,13 +295,16 @@ def _check_hpa(p: PoolSpec) -> dict[str, Any]:
 
 
 def _check_karpenter(p: PoolSpec) -> dict[str, Any]:
-    kp = dict(p.karpenter or {})
+    kp = _mapping(p, "karpenter", "{nodepool: gpu-a100, nodeclass: default}")
     if "karpenter" not in p.emitters:
         return kp
     if not isinstance(kp.get("nodepool"), str) or not _DNS_SUBDOMAIN.match(kp["nodepool"]):
         raise _fail(p.name, "karpenter", "the karpenter emitter needs karpenter.nodepool, the NodePool to patch",
                     "write e.g. karpenter: {nodepool: gpu-a100, nodeclass: default}")
     kp.setdefault("nodeclass", "default")
+    if not isinstance(kp["nodeclass"], str) or not _DNS_SUBDOMAIN.match(kp["nodeclass"]):
+        raise _fail(p.name, "karpenter.nodeclass", f"{kp['nodeclass']!r} is not a valid Kubernetes name",
+                    "write e.g. nodeclass: default")
     unknown = set(kp) - {"nodepool", "nodeclass"}
     if unknown:
         raise _fail(p.name, "karpenter", f"unknown key(s) {sorted(unknown)}", "use nodepool, nodeclass")

@@ -131,3 +131,13 @@ def test_a_duration_without_unit_in_the_pools_file_is_an_error(tmp_path, key):
 def test_poolspec_direct_construction_is_checked():
     with pytest.raises(ConfigError, match="lead_time"):
         PoolSpec(name="p", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time="soon")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("hpa", [0]), ("karpenter", "gpu-a100"), ("hpa", {"name": "x", "target": 5}),
+    ("karpenter", {"nodepool": "p", "nodeclass": ["x"]}),
+])
+def test_emitter_settings_of_the_wrong_shape_are_config_errors(key, value):
+    emitters = {"hpa": ["hpa"], "karpenter": ["karpenter"]}[key]
+    with pytest.raises(ConfigError, match=f"pool 'a100-train', key '{key}"):  # was a TypeError for a list
+        parse_pools({"pools": [pool(**{key: value, "emitters": emitters})]})
