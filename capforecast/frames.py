@@ -233,8 +233,8 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     steps = _series_steps(df).dropna()
     if steps.empty:
         raise FrameError(
-            "series frame: cannot infer the step, no series has two or more rows; pass step= explicitly "
-            "or provide more history"
+            "series frame: cannot infer the step, no series has two or more rows; give the series more history "
+            "(at least two time steps)"
         )
     distinct = steps.unique()
     if len(distinct) > 1:

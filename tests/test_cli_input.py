@@ -92,3 +92,10 @@ def test_plan_errors_about_the_forecast_file_say_how_to_fix_the_file(tmp_path):
                                       cwd=tmp_path))
         assert f"error: {name}: " in line and words in line, line
         assert "np.sort" not in line and "df.rename" not in line and "read_series(" not in line, line
+
+
+def test_a_one_row_file_says_what_to_do_without_python_arguments(tmp_path):
+    (tmp_path / "one.csv").write_text("unique_id,ds,y\na,2026-01-01T00:00:00Z,1\n")
+    line = one_error_line(run_cli("forecast", "--input", "one.csv", "--model", "naive", "--horizon", "2", "--out",
+                                  "f.csv", cwd=tmp_path))
+    assert "cannot infer the step" in line and "more history" in line and "step=" not in line, line
