@@ -285,7 +285,7 @@ def regularize(
     --------
     >>> import pandas as pd
     >>> ds = pd.to_datetime(["2026-01-01 00:00", "2026-01-01 02:00"], utc=True)
-    >>> regularize(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, 3.0]}))["y"].tolist()
+    >>> regularize(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, 3.0]}), "1h")["y"].tolist()
     [1.0, nan, 3.0]
     """
     if gaps not in ("nan", "raise"):
