@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import numbers
 import re
 
+import numpy as np
 import pandas as pd
 
 from capforecast.errors import ConfigError
 
-__all__ = ["format_duration", "parse_duration", "parse_time"]
+__all__ = ["DURATION_FORMS", "format_duration", "parse_duration", "parse_time"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(value: str | int | float | pd.Timedelta | _dt.timedelta, *, name: str = "duration") -> pd.Timedelta:
+#: The accepted forms, shown by every error about a duration.
+DURATION_FORMS = "15m, 1h, 90s, 1h30m (units ms, s, m, h, d, w)"
+
+
+def parse_duration(
+    value: str | int | float | pd.Timedelta | _dt.timedelta | np.timedelta64,
+    *,
+    name: str = "duration",
+    allow_numbers: bool = True,
+) -> pd.Timedelta:
     """Parse a Prometheus-style duration (``30s``, ``5m``, ``1h30m``, ``2d``, ``1w``) into a Timedelta.
 
-    A bare number is taken as seconds. ``name`` is used in the error message.
+    Text must carry a unit: ``'15'`` is an error, as is any number when ``allow_numbers=False`` (how YAML
+    files are read: ``lead_time: 15`` would otherwise be 15 seconds). From Python, a bare int or float is
+    seconds (``allow_numbers=True``, the default). pandas' compact spellings (``'15min'``, ``'2D'``) and
+    Timedelta / timedelta values are accepted too. ``name`` is used in the error message.
 
     Examples
     --------
@@ -27,35 +41,61 @@ def parse_duration(value: str | int | float | pd.Timedelta | _dt.timedelta, *, n
     Timedelta('0 days 01:30:00')
     >>> parse_duration(600)
     Timedelta('0 days 00:10:00')
+    >>> parse_duration("15min")
+    Timedelta('0 days 00:15:00')
     """
-    if isinstance(value, (pd.Timedelta, _dt.timedelta)):
+    if isinstance(value, (pd.Timedelta, _dt.timedelta, np.timedelta64)):
         td = pd.Timedelta(value)
     elif isinstance(value, bool):
-        raise ConfigError(f"{name}: expected a duration such as '10m' or '1h', got {value!r}")
+        raise ConfigError(f"{name}: expected a duration such as {DURATION_FORMS}, got {value!r}")
     elif isinstance(value, numbers.Real):  # int, float and NumPy's numbers
-        td = pd.Timedelta(seconds=float(value))
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{name}: {value!r} is not a duration; write e.g. {DURATION_FORMS}")
+        if not allow_numbers:
+            raise ConfigError(f"{name}: {value!r} has no unit; write a number and a unit, e.g. {DURATION_FORMS}")
+        td = _seconds(float(value), value, name)
     elif isinstance(value, str):
-        text = value.strip().lower()
-        try:
-            td = pd.Timedelta(seconds=float(text))
-        except ValueError:
-            pos, seconds = 0, 0.0
-            for match in _DURATION_RE.finditer(text):
-                if match.start() != pos:
-                    break
-                seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-                pos = match.end()
-            if pos != len(text) or not text:
-                raise ConfigError(
-                    f"{name}: cannot read {value!r} as a duration; write a number and a unit "
-                    "(ms, s, m, h, d, w), e.g. '30s', '5m', '1h30m', '2d'"
-                ) from None
-            td = pd.Timedelta(seconds=seconds)
+        td = _parse_text(value, name)
     else:
-        raise ConfigError(f"{name}: expected a duration such as '10m' or '1h', got {type(value).__name__}")
+        raise ConfigError(f"{name}: expected a duration such as {DURATION_FORMS}, got {type(value).__name__}")
+    if td is pd.NaT:
+        raise ConfigError(f"{name}: {value!r} is not a duration; write e.g. {DURATION_FORMS}")
     if td < pd.Timedelta(0):
-        raise ConfigError(f"{name}: a duration cannot be negative, got {value!r}")
+        raise ConfigError(f"{name}: a duration cannot be negative, got {value!r}; write e.g. {DURATION_FORMS}")
     return td
+
+
+def _seconds(seconds: float, value: object, name: str) -> pd.Timedelta:
+    try:
+        return pd.Timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # beyond pandas' ~292 years
+        raise ConfigError(f"{name}: {value!r} is too long a duration; write e.g. {DURATION_FORMS}") from None
+
+
+def _parse_text(value: str, name: str) -> pd.Timedelta:
+    text = value.strip().lower()
+    if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", text):
+        raise ConfigError(f"{name}: {value!r} has no unit; write a number and a unit, e.g. {DURATION_FORMS}")
+    pos, seconds = 0, 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if text and pos == len(text):
+        return _seconds(seconds, value, name)
+    if not re.fullmatch(r"(\d+(\.\d+)?[a-z]+)+", text):
+        return _bad(value, name)
+    try:  # pandas' compact spellings: 15min, 2D, 1hour
+        return pd.Timedelta(value.strip())
+    except (ValueError, OverflowError):
+        return _bad(value, name)
+
+
+def _bad(value: str, name: str) -> pd.Timedelta:
+    if value.strip().startswith("-"):
+        raise ConfigError(f"{name}: a duration cannot be negative, got {value!r}; write e.g. {DURATION_FORMS}")
+    raise ConfigError(f"{name}: cannot read {value!r} as a duration; write a number and a unit, e.g. {DURATION_FORMS}")
 
 
 def format_duration(td: pd.Timedelta | _dt.timedelta) -> str:

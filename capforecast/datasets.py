@@ -19,6 +19,7 @@ import pandas as pd
 from capforecast import frames
 from capforecast._units import parse_duration
 from capforecast.errors import IngestError
+from capforecast.ingest.files import read_table
 
 __all__ = ["HELIOS_TOTAL_ID", "M4_START", "data_root", "load_helios", "load_m4_hourly"]
 
@@ -45,7 +46,8 @@ def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _wide_to_long(path: Path, start: pd.Timestamp) -> pd.DataFrame:
-    wide = pd.read_csv(path, index_col=0)
+    raw = read_table(path)  # a missing, truncated or corrupt file is one IngestError naming it
+    wide = raw.set_index(raw.columns[0])
     values = wide.to_numpy(dtype=np.float64)
     lengths = np.isfinite(values).sum(axis=1)
     ids = np.repeat(wide.index.astype(str).to_numpy(), lengths)
@@ -116,7 +118,8 @@ def load_helios(
     rule = parse_duration(step, name="step")
     parts = []
     for path in files:
-        raw = pd.read_csv(path, parse_dates=["time"])
+        raw = read_table(path)
+        raw["time"] = pd.to_datetime(raw["time"])
         cols = {
             "y": raw["running_gpu_num"] + raw["pending_gpu_num"],
             "pending_gpus": raw["pending_gpu_num"],

@@ -7,6 +7,8 @@ non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "CapforecastError",
     "ConfigError",
@@ -16,6 +18,7 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "PlanningError",
+    "spell",
 ]
 
 
@@ -50,3 +53,22 @@ class PlanningError(CapforecastError):
 class OutputError(CapforecastError):
     """An output cannot be written without losing something: the path holds files capforecast did not write, or
     it is also an input."""
+
+
+def spell(options: Mapping[str, str] | None, *names: str, value: object = None) -> str:
+    """How the caller writes arguments in the fix an error suggests: Python keywords unless ``options`` maps them.
+
+    Functions whose errors name their own arguments take ``options`` and pass it here; the command line passes
+    its flags, so its user reads ``--id-col`` where a Python user reads ``id_col=``. Arguments that ``options``
+    does not map (the caller has no spelling for them) are left out.
+
+    Examples
+    --------
+    >>> spell(None, "id_col", "time_col"), spell(None, "layout", value="wide")
+    ('id_col=, time_col=', "layout='wide'")
+    >>> spell({"layout": "--layout"}, "id_col", "layout", value="wide")
+    '--layout wide'
+    """
+    if options is None:
+        return ", ".join(f"{n}={value!r}" if value is not None else f"{n}=" for n in names)
+    return ", ".join(f"{options[n]} {value}" if value is not None else options[n] for n in names if n in options)

@@ -55,10 +55,14 @@ _MAX_SHOWN = 5
 
 
 def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str] = SERIES_COLUMNS) -> str:
-    """Describe up to five offending rows (index and key columns) for an error message."""
+    """Describe up to five offending rows (index and key columns) for an error message.
+
+    The index names what it counts (``line`` for a frame read from a CSV file by ``read_series``), else ``row``.
+    """
     bad = df.loc[np.asarray(mask, dtype=bool), [c for c in cols if c in df.columns]]
+    label = df.index.name if isinstance(df.index.name, str) else "row"
     shown = "; ".join(
-        f"row {idx}: " + ", ".join(f"{c}={row[c]!r}" if c != "ds" else f"ds={row[c]}" for c in bad.columns)
+        f"{label} {idx}: " + ", ".join(f"{c}={row[c]!r}" if c != "ds" else f"ds={row[c]}" for c in bad.columns)
         for idx, row in bad.head(_MAX_SHOWN).iterrows()
     )
     more = f" (and {len(bad) - _MAX_SHOWN} more)" if len(bad) > _MAX_SHOWN else ""
@@ -85,10 +89,13 @@ def negative_values(df: pd.DataFrame, cols: Sequence[str]) -> str | None:
     return f"{len(groups)} series: {shown}{more}"
 
 
-def _check_columns(df: object, required: Sequence[str], name: str) -> pd.DataFrame:
+def _check_columns(df: object, required: Sequence[str], name: str, fixes: str = "pandas") -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise FrameError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in required if c not in df.columns]
+    if missing and fixes == "file":
+        raise FrameError(f"{name}: missing column(s) {missing}; found {list(df.columns)}. The file needs the columns "
+                         f"{list(required)}, as capforecast writes them")
     if missing:
         raise FrameError(
             f"{name}: missing column(s) {missing}; found {list(df.columns)}. Rename your columns to "
@@ -131,7 +138,7 @@ def _check_ids_and_times(df: pd.DataFrame, name: str) -> None:
         raise FrameError(f"{name}: ds has missing timestamps: {_rows(df, ds.isna())}; drop or fix those rows")
 
 
-def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str) -> None:
+def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str, fixes: str = "pandas") -> None:
     for col in cols:
         values = df[col]
         if values.dtype != np.float64:
@@ -141,13 +148,14 @@ def _check_values(df: pd.DataFrame, cols: Iterable[str], name: str) -> None:
             )
         inf = np.isinf(values.to_numpy())
         if inf.any():
+            fix = (f"e.g. df[{col!r}] = df[{col!r}].replace([np.inf, -np.inf], np.nan) to mark them missing"
+                   if fixes == "pandas" else "e.g. leave the cell empty in the file to mark the value missing")
             raise FrameError(
-                f"{name}: column {col!r} has {int(inf.sum())} infinite value(s): {_rows(df, inf)}; replace them, "
-                f"e.g. df[{col!r}] = df[{col!r}].replace([np.inf, -np.inf], np.nan) to mark them missing"
+                f"{name}: column {col!r} has {int(inf.sum())} infinite value(s): {_rows(df, inf)}; replace them, {fix}"
             )
 
 
-def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
+def _check_order_and_steps(df: pd.DataFrame, name: str, fixes: str = "pandas") -> None:
     codes, uniques = pd.factorize(df["unique_id"], sort=False)
     ns = _ns(df["ds"])
     if (np.diff(codes) < 0).any() or not pd.Index(uniques).is_monotonic_increasing:
@@ -168,10 +176,11 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
     dup[1:] = same & (diffs == 0)
     if dup.any():
         dup[:-1] |= dup[1:]
-        raise FrameError(
-            f"{name}: {int(dup.sum())} rows share a (unique_id, ds): {_rows(df, dup)}; keep one row per step, "
-            "e.g. df = df.groupby(['unique_id', 'ds'], as_index=False).mean() or drop_duplicates(['unique_id', 'ds'])"
-        )
+        fix = ("e.g. df = df.groupby(['unique_id', 'ds'], as_index=False).mean() or "
+               "drop_duplicates(['unique_id', 'ds'])" if fixes == "pandas"
+               else "remove the repeated rows from the file (or average them into one)")
+        raise FrameError(f"{name}: {int(dup.sum())} rows share a (unique_id, ds): {_rows(df, dup)}; keep one row "
+                         f"per step, {fix}")
     if not same.any():
         return
     inner = diffs[same]
@@ -181,11 +190,17 @@ def _check_order_and_steps(df: pd.DataFrame, name: str) -> None:
     if off.any():
         mask = np.zeros(len(df), dtype=bool)
         mask[1:][same] = off
-        raise FrameError(
-            f"{name}: irregular steps: these rows are off their series' {pd.Timedelta(int(step_ns[off][0]), 'ns')} "
-            f"grid: {_rows(df, mask)}; put the data on one step first, e.g. "
-            "df.set_index('ds').groupby('unique_id')['y'].resample('5min').mean()"
-        )
+        step = pd.Timedelta(int(step_ns[off][0]), "ns")
+        fix = (f"e.g. df.set_index('ds').groupby('unique_id')['y'].resample({_offset(step)!r}).mean()"
+               if fixes == "pandas" else f"e.g. average the values of each {_offset(step)} period in the file")
+        raise FrameError(f"{name}: irregular steps: these rows are off their series' {step} grid: {_rows(df, mask)}; "
+                         f"put the data on one step first, {fix}")
+
+
+def _offset(step: pd.Timedelta) -> str:
+    """A step as pandas and people write it: ``'1h'``, ``'5min'``, ``'1D'``."""
+    text = pd.tseries.frequencies.to_offset(step).freqstr
+    return text if text[:1].isdigit() else f"1{text}"
 
 
 def _modes(codes: np.ndarray, steps: np.ndarray) -> pd.Series:
@@ -200,20 +215,23 @@ def _ns(ds: pd.Series) -> np.ndarray:
     return ds.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
 
 
-def validate(df: pd.DataFrame, *, name: str = "series frame") -> pd.DataFrame:
+def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pandas") -> pd.DataFrame:
     """Check that ``df`` is a series frame and return it unchanged; raise :class:`FrameError` if not.
 
     Checks columns, dtypes (``unique_id`` str, ``ds`` UTC-aware, ``y`` and exogenous columns float64), order,
     duplicate ``(unique_id, ds)``, infinite values and that each series' timestamps lie on one regular grid
     (missing steps are allowed here; :func:`find_gaps` lists them and :func:`regularize` fills them with NaN).
-    The error names up to five offending rows and says how to fix them.
+    The error names up to five offending rows and says how to fix them: with pandas code (``fixes='pandas'``)
+    or, for a frame read from a file (``fixes='file'``), in the file.
     """
-    _check_columns(df, SERIES_COLUMNS, name)
+    if fixes not in ("pandas", "file"):
+        raise FrameError(f"validate: fixes must be 'pandas' or 'file', got {fixes!r}")
+    _check_columns(df, SERIES_COLUMNS, name, fixes)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows; check the query, file or time range that produced it")
     _check_ids_and_times(df, name)
-    _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name)
-    _check_order_and_steps(df, name)
+    _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name, fixes)
+    _check_order_and_steps(df, name, fixes)
     negative = negative_values(df, ["y"])
     if negative:
         logger.warning("%s: y is negative in %s; demand cannot be negative: check the source (a counter "
@@ -240,15 +258,16 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     steps = _series_steps(df).dropna()
     if steps.empty:
         raise FrameError(
-            "series frame: cannot infer the step, no series has two or more rows; pass step= explicitly "
-            "or provide more history"
+            "series frame: cannot infer the step, no series has two or more rows; give the series more history "
+            "(at least two time steps)"
         )
     distinct = steps.unique()
     if len(distinct) > 1:
         detail = ", ".join(f"{uid}={pd.Timedelta(s)}" for uid, s in steps.head(_MAX_SHOWN).items())
+        coarsest = _offset(pd.Timedelta(steps.max()))
         raise FrameError(
-            f"series frame: series have different steps ({detail}); resample them to one step, e.g. "
-            "regularize(df, step='1h') after aggregating, or split the frame"
+            f"series frame: series have different steps ({detail}); put them on one step, e.g. average the finer "
+            f"ones to {coarsest} (the coarsest), or forecast them separately"
         )
     return pd.Timedelta(distinct[0])
 
@@ -291,7 +310,7 @@ def regularize(
     --------
     >>> import pandas as pd
     >>> ds = pd.to_datetime(["2026-01-01 00:00", "2026-01-01 02:00"], utc=True)
-    >>> regularize(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, 3.0]}))["y"].tolist()
+    >>> regularize(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, 3.0]}), "1h")["y"].tolist()
     [1.0, nan, 3.0]
     """
     if gaps not in ("nan", "raise"):
@@ -384,13 +403,13 @@ def quantile_columns(df: pd.DataFrame) -> dict[float, str]:
     return dict(sorted(found.items()))
 
 
-def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame") -> pd.DataFrame:
+def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: str = "pandas") -> pd.DataFrame:
     """Check that ``df`` is a forecast frame and return it; raise :class:`FrameError` if not.
 
     Requires ``unique_id``, ``ds`` (UTC), ``model``, ``yhat``, finite values, and quantile columns that never
-    cross (``p50 <= p90 <= ...`` on every row).
+    cross (``p50 <= p90 <= ...`` on every row). ``fixes``: as in :func:`validate`.
     """
-    _check_columns(df, FORECAST_COLUMNS, name)
+    _check_columns(df, FORECAST_COLUMNS, name, fixes)
     if df.empty:
         raise FrameError(f"{name}: the frame has no rows")
     _check_ids_and_times(df, name)
@@ -410,7 +429,8 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame") -> pd.D
             raise FrameError(
                 f"{name}: quantile columns cross on {int(crossed.sum())} row(s): "
                 f"{_rows(df, crossed, ('unique_id', 'ds', *qcols))}; sort each row's quantiles "
-                "(np.sort(values, axis=1)) or fix the model"
+                + ("(np.sort(values, axis=1)) or fix the model" if fixes == "pandas" else
+                   "in the file, or forecast again with capforecast forecast")
             )
     dup = df.duplicated(["unique_id", "ds", "model"], keep=False).to_numpy()
     if dup.any():

@@ -1,4 +1,8 @@
-"""Shared test setup: deterministic, quiet TensorFlow; helpers to build small series frames."""
+"""Shared test setup: deterministic, quiet TensorFlow; helpers to build small series frames; the public data.
+
+Tests that need the public data sets carry ``@pytest.mark.needs_data("helios-earth")`` (or call
+:func:`shared_data`): without them they skip, saying how to get them, and everything else still runs.
+"""
 
 from __future__ import annotations
 
@@ -29,3 +33,33 @@ def make_frame(ids=("a", "b"), periods=24 * 14, freq="h", seed=0, start="2026-01
 @pytest.fixture
 def frame() -> pd.DataFrame:
     return make_frame()
+
+
+# ------------------------------------------------------------------------------------ the public data sets
+
+DATA_HOWTO = "set CAPFORECAST_DATA to a folder holding m4-hourly/ and helios-earth/ (the M4 hourly and Helios data)"
+
+
+def shared_data(*folders: str):
+    """The public data folder holding ``folders`` (e.g. ``"helios-earth"``), or skip the test saying how to get it."""
+    from capforecast.datasets import data_root
+    from capforecast.errors import IngestError
+
+    try:
+        root = data_root()
+    except IngestError:
+        pytest.skip(f"needs the public data ({', '.join(folders) or 'any'}), not found: {DATA_HOWTO}")
+    missing = [f for f in folders if not (root / f).is_dir()]
+    if missing:
+        pytest.skip(f"needs {', '.join(f + '/' for f in missing)} in {root}: {DATA_HOWTO}")
+    return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_data(*folders): needs the public data sets (skipped without them; "
+                            "CAPFORECAST_DATA names their folder)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs_data"):
+        shared_data(*mark.args)

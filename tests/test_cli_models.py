@@ -55,4 +55,12 @@ def test_bad_options_are_one_line_errors(tmp_path, series_file, capsys):
     assert code == 1 and "has no such parameter" in capsys.readouterr().err
     code = main(["forecast", "--input", series_file, "--model", "gbm", *GBM, "--param", "horizon=6",
                  "--horizon", "12", "--out", str(tmp_path / "x.csv")])
-    assert code == 1 and "refit with GBMForecaster(horizon=12)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 1 and "use --param horizon=12" in err and "GBMForecaster(" not in err
+    reg = str(tmp_path / "models")
+    assert main(["train", "--input", series_file, "--model", "gbm", *GBM, "--horizon", "6", "--registry", reg]) == 0
+    code = main(["forecast", "--input", series_file, "--model", "gbm", "--registry", reg, "--horizon", "12",
+                 "--out", str(tmp_path / "x.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and f"capforecast train --model gbm --horizon 12 --registry {reg}" in err
+    assert "GBMForecaster(" not in err and not (tmp_path / "x.csv").exists()

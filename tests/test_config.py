@@ -77,7 +77,14 @@ def test_url_is_overridden_by_the_environment() -> None:
         ("prometheus.url", "prom:9090", ["prometheus.url", "http://prometheus:9090"]),
         ("prometheus.url", "http://bob:s3cr3t@prom:9090", ["prometheus.url", "basic_auth"]),
         ("prometheus.headers", {"Authorization": "Bearer x"}, ["Authorization", "prometheus.token"]),
-        ("series.step", "1 hour", ["series.step", "'5m'"]),
+        ("series.step", "1 hour", ["series.step", "15m, 1h, 90s, 1h30m"]),
+        ("series.step", 3600, ["series.step", "3600 has no unit", "15m, 1h, 90s, 1h30m"]),
+        ("series.step", "3600", ["series.step", "has no unit"]),
+        ("prometheus.timeout", 30, ["prometheus.timeout", "has no unit"]),
+        ("forecast", {"horizon": 24}, ["forecast.horizon", "has no unit"]),
+        ("backtest", {"step": 86400}, ["backtest.step", "has no unit"]),
+        ("pools.0.lead_time", 15, ["a100", "lead_time", "15 has no unit", "15m, 1h, 90s, 1h30m"]),
+        ("pools.1.scale_in_cooldown", 3600, ["h100", "scale_in_cooldown", "has no unit"]),
         ("series.history", "1h", ["series.history", "two steps"]),
         ("pools.0.gpus_per_node", "eight", ["gpus_per_node", "a100"]),
         ("pools.1.name", "A100 Train", ["pools[1].name", "lower-case"]),
@@ -199,3 +206,55 @@ def test_crontab_line_runs_the_nightly_command() -> None:
     fields = job.split(None, 5)
     assert len(fields) == 6 and fields[:5] == ["30", "1", "*", "*", "*"]
     assert "capforecast" in fields[5] and "nightly --config" in fields[5]
+
+
+def _check(tmp_path: Path, prometheus: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    data = copy.deepcopy(BASE)
+    data["prometheus"] = {"url": "http://prom:9090", **prometheus}
+    path = tmp_path / "nightly.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if k not in ("PROM_TOKEN", "PROM_PASSWORD")}
+    return subprocess.run([sys.executable, "-m", "capforecast.cli", "nightly", "--config", str(path), "--check"],
+                          capture_output=True, text=True, env={**environ, **env}, cwd=tmp_path)
+
+
+SECRET = "s3cr3t-Value-9f2c"
+
+
+@pytest.mark.parametrize(
+    ("prometheus", "words"),
+    [
+        ({"token": {"env": "PROM_TOKEN"}}, ["prometheus.token", "PROM_TOKEN is not set"]),
+        ({"token": {"file": "missing-token"}}, ["prometheus.token", "missing-token", "mount the secret"]),
+        ({"basic_auth": {"username": "u", "password": {"env": "PROM_PASSWORD"}}},
+         ["prometheus.basic_auth.password", "PROM_PASSWORD"]),
+        ({"token": {"file": "empty-token"}}, ["prometheus.token", "is empty"]),
+        ({"token": {"file": "binary-token"}}, ["prometheus.token", "not UTF-8"]),
+        ({"ca_file": "no-such-ca.pem"}, ["prometheus.ca_file", "no-such-ca.pem"]),
+    ],
+)
+def test_nightly_check_fails_on_a_missing_secret_without_showing_one(tmp_path: Path, prometheus: dict,
+                                                                     words: list[str]) -> None:
+    (tmp_path / "empty-token").write_text("\n", encoding="utf-8")
+    (tmp_path / "binary-token").write_bytes(b"\xff\xfe" + SECRET.encode())
+    done = _check(tmp_path, prometheus, {"PROM_PASSWORD_OTHER": SECRET})
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("capforecast: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_nightly_check_passes_when_every_reference_resolves_and_never_prints_it(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text(SECRET + "\n", encoding="utf-8")
+    by_file = _check(tmp_path, {"token": {"file": "token"}}, {})
+    by_env = _check(tmp_path, {"basic_auth": {"username": "u", "password": {"env": "PROM_PASSWORD"}}},
+                    {"PROM_PASSWORD": SECRET})
+    for done in (by_file, by_env):
+        assert done.returncode == 0, done.stderr
+        assert "OK" in done.stdout and "reference" in done.stdout
+        assert SECRET not in done.stdout + done.stderr

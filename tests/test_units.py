@@ -8,17 +8,26 @@ from capforecast.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), (600, 600), ("90", 90),
-     (np.int64(60), 60)],
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), (600, 600), (np.int64(60), 60),
+     ("15min", 900), ("2D", 172800), (pd.Timedelta("1h"), 3600), (np.timedelta64(5, "m"), 300)],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == pd.Timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "5 minutes", "h", "-5m", "1x", True])
+@pytest.mark.parametrize("bad", ["", "5 minutes", "h", "-5m", "1x", True, "15", "90", "1e3", float("nan"),
+                                 float("inf"), 1e300, "nan", "99999999999d", None, [15]])
 def test_bad_durations_say_how_to_write_one(bad):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="lead_time: ") as info:
         parse_duration(bad, name="lead_time")
+    assert "15m, 1h, 90s, 1h30m" in str(info.value) or "negative" in str(info.value)
+
+
+def test_a_number_without_unit_is_seconds_from_python_only():
+    assert parse_duration(900, name="lead_time") == pd.Timedelta("15m")  # the Python API: seconds
+    for text_or_yaml in ("15", 15, 15.0):
+        with pytest.raises(ConfigError, match="lead_time: '?15(.0)?'? has no unit; write a number and a unit"):
+            parse_duration(text_or_yaml, name="lead_time", allow_numbers=isinstance(text_or_yaml, str))
 
 
 def test_format_round_trips():

@@ -12,6 +12,8 @@ import logging
 import time
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger("capforecast.backtest")
 
 
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--windows 7 --out bt/scores.csv",
     )
     parser.add_argument("--input", required=True, help="series file (CSV/parquet): unique_id, ds, y")
+    add_input_options(parser)
     parser.add_argument("--models", default="seasonal_naive,auto",
                         help="comma-separated model aliases, e.g. naive,seasonal_naive,gbm,auto "
                         "(default: seasonal_naive,auto)")
@@ -70,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.errors import ConfigError
     from capforecast.evaluation.backtest import cross_validation
     from capforecast.evaluation.plot import plot_backtest
-    from capforecast.ingest.files import read_series
     from capforecast.models import get_model
 
     started = time.perf_counter()
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     names = [out.name, out.stem + "_forecasts.csv", *([] if args.no_plot else [out.stem + ".png"])]
     check_not_inputs([out.with_name(n) for n in names], {"--input": args.input})
     precheck(out.parent, names)
-    frame = read_series(args.input)
+    frame = read_input(args, args.input)
     h = _horizon_steps(args.horizon, frame)
     aliases = [a.strip() for a in str(args.models).split(",") if a.strip()]
     if not aliases:

@@ -10,6 +10,8 @@ import logging
 import time
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger("capforecast.demo")
 
 DEFAULT_INPUT = Path("data/sample/series.csv")
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="out", help="output folder (default: out)")
     parser.add_argument("--input", default=None,
                         help=f"series frame CSV/parquet (default: {DEFAULT_INPUT}, generated if missing)")
+    add_input_options(parser)
     parser.add_argument("--pools", default=None, help=f"pools YAML (default: {DEFAULT_POOLS})")
     parser.add_argument("--model", default="auto",
                         help="model alias: naive, seasonal_naive, seasonal_quantile, gbm, holt_winters, lstm, auto "
@@ -43,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.commands._modelargs import check_horizon
     from capforecast.commands.sample import write_sample_into
     from capforecast.emit import write_overlay, write_report
-    from capforecast.ingest.files import read_series
     from capforecast.models import get_model
     from capforecast.planning import load_pools, plan_capacity
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input is None and not DEFAULT_INPUT.is_file():
         logger.info("%s not found: generating the sample into data/sample/", DEFAULT_INPUT)
         write_sample_into(DEFAULT_INPUT.parent)
-    frame = read_series(args.input or DEFAULT_INPUT)
+    frame = read_input(args, str(args.input or DEFAULT_INPUT))
     pools = load_pools(args.pools or DEFAULT_POOLS)
 
     model = get_model(args.model)

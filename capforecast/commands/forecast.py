@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from capforecast.commands._inputargs import add_input_options, read_input
 from capforecast.commands._modelargs import add_model_options, build_model, check_horizon, print_selection
 
 logger = logging.getLogger("capforecast.forecast")
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "seasonal_naive --horizon 48 --quantiles 0.5,0.9 --out forecast.csv",
     )
     parser.add_argument("--input", default=None, help="series file (.csv or .parquet): unique_id, ds, y")
+    add_input_options(parser)
     add_model_options(parser)
     parser.add_argument("--horizon", type=int, required=True, help="steps to forecast, e.g. 48")
     parser.add_argument("--quantiles", default="0.5,0.9", help="quantile levels (default: 0.5,0.9)")
@@ -48,6 +50,18 @@ def _check_against(model, frame) -> None:  # noqa: ANN001 - internal
                        "starts after the training end: retrain to use the newer data", len(newer), newer[0])
 
 
+def _check_learned_horizon(model, horizon: int, fix: str) -> None:  # noqa: ANN001 - a Forecaster
+    """gbm and lstm forecast at most the horizon they learned: say so with the command's fix, before any fit.
+
+    (How far ahead any model can forecast before the timestamps end is :func:`._modelargs.check_horizon`.)"""
+    from capforecast.errors import ConfigError
+
+    learned = model.get_params().get("horizon") if model.alias in ("gbm", "lstm") else None
+    if learned and horizon > int(learned):
+        raise ConfigError(f"--horizon {horizon}: this {model.alias} model forecasts at most {learned} steps; {fix}, "
+                          f"or use --horizon {learned} or less")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -55,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.errors import ConfigError
-    from capforecast.ingest.files import read_series
 
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
@@ -70,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         if model.alias != args.model:
             raise ConfigError(f"--model {args.model}: the registry holds a {model.alias!r} model under that name; "
                               f"pass --model {model.alias} or another --name")
+        _check_learned_horizon(model, args.horizon, f"retrain it with capforecast train --model {model.alias} "
+                               f"--horizon {args.horizon} --registry {args.registry}"
+                               f"{f' --name {args.name}' if args.name else ''}")
         if args.input:
-            frame = read_series(args.input)
+            frame = read_input(args, args.input)
             if hasattr(model, "update"):  # global models forecast from the newer history without retraining
                 model.update(frame)
             else:
@@ -79,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.input:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
-        model = build_model(args, args.horizon).fit(read_series(args.input))
+        model = build_model(args, args.horizon)
+        _check_learned_horizon(model, args.horizon, f"drop --param horizon or use --param horizon={args.horizon}")
+        model.fit(read_input(args, args.input))
         print_selection(model)
     check_horizon(model, args.horizon, f"--horizon {args.horizon}")
     forecast = model.predict(args.horizon, quantiles=levels)

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="run again even if today's run already finished (replaces it)"
     )
     parser.add_argument(
-        "--check", action="store_true", help="only validate the config and print what would run; exit"
+        "--check", action="store_true", help="only validate the config, resolve every secret reference and file "
+        "it names (never printing a secret), and print what would run; exit"
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress display even when stdout is a terminal"
@@ -53,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     if args.check:
+        references = cfg.check_references()  # a missing secret fails now, not at the first real run
         print(f"config {args.config}: OK")
+        for line in references:
+            print(f"  reference   {line}")
         print(f"  prometheus  {cfg.prometheus.url}")
         print(f"  pools       {', '.join(cfg.pool_names)}")
         print(f"  candidates  {', '.join(cfg.models.candidates)} (fallback {cfg.models.fallback})")

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--history", help="series frame of observed demand, for the report's plot and static "
                         "plan, and the fallback for pools without a forecast")
+    add_input_options(parser, "--history")
     parser.add_argument("--previous-plan", help="an earlier plan.csv to compare against (default: OUT/plan.csv "
                         "if it exists)")
     parser.add_argument("--state", help="current nodes per pool, e.g. 'a100-train=6,h100-infer=3' (starts the "
@@ -122,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.emit import write_overlay, write_plan_json, write_report
-    from capforecast.ingest.files import read_series
     from capforecast.planning import load_pools, plan_capacity
 
     out = Path(args.out)
@@ -133,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
     precheck(out, OUTPUTS, folders=("k8s", "report"))
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
-    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"))
-    history = read_series(args.history) if args.history else None
+    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"), name=args.forecast, fixes="file")
+    history = read_input(args, args.history) if args.history else None
     previous = _previous(args, out)
 
     plan = plan_capacity(forecast, pools, state=state, now=args.now, history=history, model=args.model)

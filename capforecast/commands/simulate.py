@@ -12,6 +12,8 @@ import logging
 import time
 from pathlib import Path
 
+from capforecast.commands._inputargs import add_input_options, read_input
+
 logger = logging.getLogger("capforecast.simulate")
 
 DEFAULT_BASELINES = "static,reactive,seasonal_naive_max"
@@ -30,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "at t + 1h at each hour t. Nothing is applied to any cluster.",
     )
     parser.add_argument("--input", required=True, help="series frame CSV/parquet: unique_id, ds, y (GPUs)")
+    add_input_options(parser)
     parser.add_argument("--pools", required=True, help="pools YAML; each pool plans the series of its name")
     parser.add_argument("--mode", choices=("nightly", "hourly"), default="nightly",
                         help="when plans are committed (default: nightly)")
@@ -47,11 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_windows(frame, names: list[str], args: argparse.Namespace) -> None:  # noqa: ANN001 - a DataFrame
+    """Fail before any work when a series is too short for the windows, naming the flag to change."""
+    from capforecast.planning.simulate import split_windows
+
+    for _uid, ds in frame[frame["unique_id"].isin(names)].groupby("unique_id")["ds"]:
+        if len(ds) >= 2:
+            step = ds.diff().min()
+            split_windows(int((ds.iloc[-1] - ds.iloc[0]) / step) + 1, step, args.test_days, args.val_days,
+                          options={"test_days": "--test-days", "val_days": "--val-days"})
+
+
 def run(args: argparse.Namespace) -> int:
     from capforecast._io import write_frame
     from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.errors import ConfigError
-    from capforecast.ingest.files import read_series
     from capforecast.models import MODELS
     from capforecast.planning import load_pools
     from capforecast.planning.baselines import BASELINES
@@ -72,13 +85,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input, "--pools": args.pools})
     precheck(out, OUTPUTS)
-    frame = read_series(args.input)
+    frame = read_input(args, args.input)
     pools = load_pools(args.pools)
     ids = set(frame["unique_id"].astype(str))
     planned = [p for p in pools if p.name in ids]
     skipped = [p.name for p in pools if p.name not in ids]
     if skipped and planned:
         logger.warning("pools without a series in %s (not simulated): %s", args.input, ", ".join(skipped))
+    _check_windows(frame, [p.name for p in planned or pools], args)
     plans, scores = simulate(frame, planned or list(pools), args.mode, test_days=args.test_days,
                              val_days=args.val_days, method=method, baselines=names)
     ours = plans[plans["method"] == "capforecast"][["unique_id", "ds", "nodes"]]

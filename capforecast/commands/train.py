@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from capforecast.commands._inputargs import add_input_options, read_input
 from capforecast.commands._modelargs import add_model_options, build_model, print_selection
 
 logger = logging.getLogger("capforecast.train")
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "capforecast train --input demand.csv --model lstm --registry models --promote",
     )
     parser.add_argument("--input", required=True, help="series file (.csv or .parquet): unique_id, ds, y")
+    add_input_options(parser)
     add_model_options(parser)
     parser.add_argument("--registry", default="models", help="registry root directory (default: models)")
     parser.add_argument("--name", default=None, help="registry name of the model (default: the --model alias)")
@@ -34,13 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from capforecast import registry
     from capforecast._owned import check_not_inputs
     from capforecast.errors import ConfigError
-    from capforecast.ingest.files import read_series
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
     name = args.name or args.model
     check_not_inputs([Path(args.registry) / name], {"--input": args.input}, flag="--registry")
-    frame = read_series(args.input)
+    frame = read_input(args, args.input)
     model = build_model(args, args.horizon).fit(frame)
     print_selection(model)
     version = registry.save(model, name, root=args.registry, frame=frame,

@@ -26,14 +26,16 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
             f"cannot read config file {path} ({exc.strerror}); pass an existing YAML file, "
             "e.g. --config deploy/nightly.example.yaml"
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (a binary or compressed file?); pass the YAML "
+                          "file, e.g. --config deploy/nightly.example.yaml") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"{path.name}: not valid YAML{where}; fix the syntax ({getattr(exc, 'problem', exc)})"
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", exc)).split())  # one line: PyYAML's messages have several
+        raise ConfigError(f"{path.name}: not valid YAML{where}; fix the syntax ({problem})") from None
     return parse_config(data, base_dir=path.resolve().parent, environ=environ, source=path, label=path.name)
 
 

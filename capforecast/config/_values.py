@@ -55,7 +55,7 @@ class _ValueReader:
 
     def duration(self, value: Any, key: str, *, positive: bool = True) -> pd.Timedelta:
         try:
-            td = parse_duration(value, name=key)
+            td = parse_duration(value, name=key, allow_numbers=False)  # YAML 15 is no duration: 15m? 15s?
         except ConfigError as exc:
             raise self.fail(key, str(exc).split(": ", 1)[-1]) from None
         if positive and td <= pd.Timedelta(0):

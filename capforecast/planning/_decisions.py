@@ -8,12 +8,13 @@ and describes the protocol.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from capforecast.errors import PlanningError
+from capforecast.errors import PlanningError, spell
 from capforecast.planning.baselines import Decision
 
 MODES = ("nightly", "hourly")
@@ -82,8 +83,12 @@ def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) ->
     return decisions
 
 
-def split_windows(n_steps: int, step: pd.Timedelta, test_days: float, val_days: float) -> tuple[int, int, int]:
+def split_windows(
+    n_steps: int, step: pd.Timedelta, test_days: float, val_days: float, *, options: Mapping[str, str] | None = None
+) -> tuple[int, int, int]:
     """Return ``(val_start, test_start, stop)`` positions of the validation and test windows.
+
+    ``options``: how the caller spells ``test_days`` and ``val_days`` in the fix (the CLI: ``--test-days``).
 
     Examples
     --------
@@ -93,14 +98,25 @@ def split_windows(n_steps: int, step: pd.Timedelta, test_days: float, val_days: 
     n_test = int(round(pd.Timedelta(days=test_days) / step))
     n_val = int(round(pd.Timedelta(days=val_days) / step))
     if n_test < 1 or n_val < 1:
-        raise PlanningError("--test-days and the validation days must each cover at least one step")
+        raise PlanningError(f"{spell(options, 'test_days', 'val_days')} must each cover at least one step of {step}")
     if n_test + n_val + 2 > n_steps:
         need = pd.Timedelta(days=test_days + val_days) + 2 * step
+        # name the window that does not fit beside the other as given, and the longest it can be
+        name, most = ("val_days", _days((n_steps - 2 - n_test) * step))
+        if most <= 0:
+            name, most = ("test_days", _days((n_steps - 2 - n_val) * step))
+        fix = (f"use {spell(options, name, value=most)} or less" if most > 0
+               else f"lower both {spell(options, 'test_days', 'val_days')}")
         raise PlanningError(
             f"a series of {n_steps} steps is too short for {test_days} test days after {val_days} validation "
-            f"days; give at least {need} of data plus some history, or lower --test-days"
+            f"days; give at least {need} of data plus some history, or {fix}"
         )
     return n_steps - n_test - n_val, n_steps - n_test, n_steps
+
+
+def _days(span: pd.Timedelta) -> float:
+    """``span`` in days, rounded down to a value the windows fit in (0.1 days precision)."""
+    return math.floor(span / pd.Timedelta(days=1) * 10) / 10
 
 
 def causal_fill(y: np.ndarray) -> np.ndarray:

@@ -11,14 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from capforecast.datasets import data_root
 from capforecast.evaluation import cross_validation
 from capforecast.models.auto import AutoForecaster
 
-needs = pytest.mark.skipif(not (data_root() / "helios-earth").is_dir(), reason="../shared/data not present")
 
-
-@needs
+@pytest.mark.needs_data("helios-earth")
 def test_auto_is_never_worse_than_seasonal_naive_on_the_helios_backtest() -> None:
     from capforecast.datasets import load_helios
 
@@ -35,7 +32,7 @@ def test_auto_is_never_worse_than_seasonal_naive_on_the_helios_backtest() -> Non
     assert vcs[("mase", "auto")].mean() < 0.95 * vcs[("mase", "seasonal_naive")].mean()
 
 
-@needs
+@pytest.mark.needs_data("m4-hourly")
 @pytest.mark.slow
 def test_auto_beats_seasonal_naive_on_m4_hourly() -> None:
     from capforecast.datasets import load_m4_hourly

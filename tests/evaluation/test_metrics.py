@@ -22,8 +22,6 @@ from capforecast.evaluation.metrics import (
     smape,
 )
 
-M4_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "m4-hourly"
-
 
 def test_point_metrics_by_hand() -> None:
     y = np.array([10.0, 20.0, 30.0])
@@ -72,10 +70,13 @@ def test_season_length_from_step() -> None:
     assert season_length(pd.Timedelta(hours=5)) == 1
 
 
-@pytest.mark.skipif(not M4_DIR.exists(), reason="M4 hourly data not found next to the project")
+@pytest.mark.needs_data("m4-hourly")
 def test_scorer_reproduces_published_m4_hourly_scores() -> None:
-    train = m4.read_m4_wide(M4_DIR / "Hourly-train.csv")
-    test = m4.read_m4_wide(M4_DIR / "Hourly-test.csv")
+    from capforecast.datasets import data_root
+
+    m4_dir = data_root() / "m4-hourly"
+    train = m4.read_m4_wide(m4_dir / "Hourly-train.csv")
+    test = m4.read_m4_wide(m4_dir / "Hourly-test.csv")
     assert len(train) == len(test) == 414
     snaive = {k: np.resize(v[-24:], 48) for k, v in train.items()}
     naive2 = {k: m4.naive2_forecast(v, 48, 24) for k, v in train.items()}

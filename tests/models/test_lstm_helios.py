@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from capforecast.errors import IngestError
 from capforecast.evaluation.metrics import mase
 from capforecast.models import get_model
 
@@ -11,13 +10,11 @@ H = 48
 
 
 @pytest.mark.slow
+@pytest.mark.needs_data("helios-earth")
 def test_default_lstm_beats_seasonal_naive_on_helios():
     from capforecast.datasets import load_helios
 
-    try:
-        frame = load_helios(total=False)
-    except IngestError as exc:
-        pytest.skip(f"shared data not available: {exc}")
+    frame = load_helios(total=False)
     held_out = frame.groupby("unique_id").cumcount(ascending=False) < H
     train, test = frame[~held_out].reset_index(drop=True), frame[held_out].reset_index(drop=True)
     scores = {}

@@ -116,6 +116,28 @@ def test_load_errors_name_the_file(tmp_path):
         load_pools(wrong)
 
 
+@pytest.mark.parametrize("key", ["lead_time", "scale_in_cooldown"])
+def test_a_duration_without_unit_in_the_pools_file_is_an_error(tmp_path, key):
+    path = tmp_path / "pools.yaml"
+    path.write_text("pools:\n  - {name: x, gpus_per_node: 8, min_nodes: 0, max_nodes: 2, lead_time: 15m, "
+                    f"{key}: 15}}\n")
+    with pytest.raises(ConfigError, match=rf"pool 'x', key '{key}': 15 has no unit; .*15m, 1h, 90s, 1h30m"):
+        load_pools(path)
+    # from Python a number stays seconds (an API callers use), and pandas' spellings work
+    spec = PoolSpec(name="x", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time=900, scale_in_cooldown="15min")
+    assert spec.lead_time == spec.scale_in_cooldown == pd.Timedelta("15m")
+
+
 def test_poolspec_direct_construction_is_checked():
     with pytest.raises(ConfigError, match="lead_time"):
         PoolSpec(name="p", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time="soon")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("hpa", [0]), ("karpenter", "gpu-a100"), ("hpa", {"name": "x", "target": 5}),
+    ("karpenter", {"nodepool": "p", "nodeclass": ["x"]}),
+])
+def test_emitter_settings_of_the_wrong_shape_are_config_errors(key, value):
+    emitters = {"hpa": ["hpa"], "karpenter": ["karpenter"]}[key]
+    with pytest.raises(ConfigError, match=f"pool 'a100-train', key '{key}"):  # was a TypeError for a list
+        parse_pools({"pools": [pool(**{key: value, "emitters": emitters})]})

@@ -7,13 +7,11 @@ import pandas as pd
 import pytest
 
 from capforecast.cli import main
-from capforecast.datasets import data_root
 from capforecast.errors import PlanningError
 from capforecast.planning import PoolSpec
 from capforecast.planning.simulate import decision_schedule, simulate, simulate_baselines, split_windows
 
-HELIOS = data_root() / "helios-earth"
-needs_helios = pytest.mark.skipif(not HELIOS.is_dir(), reason="../shared/data/helios-earth not present")
+needs_helios = pytest.mark.needs_data("helios-earth")
 
 
 def pool(name: str, target: float = 0.05, **kw) -> PoolSpec:
@@ -58,7 +56,7 @@ def test_sub_hourly_steps_commit_an_hour_at_a_time():
 
 def test_windows_and_modes_are_checked_with_a_fix():
     assert split_windows(744, pd.Timedelta("1h"), 7, 7) == (408, 576, 744)
-    with pytest.raises(PlanningError, match="too short"):
+    with pytest.raises(PlanningError, match="too short.*use val_days=1.2 or less"):  # from Python: its keywords
         split_windows(200, pd.Timedelta("1h"), 7, 7)
     ds = pd.date_range("2020-05-01", periods=48, freq="h", tz="UTC")
     with pytest.raises(PlanningError, match="nightly, hourly"):
@@ -155,7 +153,12 @@ def test_cli_errors_are_one_line_with_a_fix(tmp_path, capsys):
             str(tmp_path / "o")]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "too short" in err and "--test-days" in err
+    assert err.count("\n") == 1 and "too short" in err and "lower both --test-days, --val-days" in err  # 5 days of data
+    assert main([*args, "--test-days", "2", "--val-days", "100"]) == 1
+    err = capsys.readouterr().err
+    assert "use --val-days 2.9 or less" in err and "--test-days" not in err and "val_days" not in err
+    assert main([*args, "--test-days", "100", "--val-days", "1"]) == 1
+    assert "use --test-days 3.9 or less" in capsys.readouterr().err
     assert main([*args, "--baselines", "static,magic"]) == 1
     assert "magic" in capsys.readouterr().err
     assert main([*args, "--model", "prophet"]) == 1
