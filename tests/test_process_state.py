@@ -117,7 +117,8 @@ stages = {
     "holt_winters": lambda: run_model("holt_winters", n_paths=50),
     "plot": run_plot,
     "report": run_report,
-    "lstm": lambda: run_model("lstm", horizon=6, input_steps=24, units=4, epochs=1, verbose=0),
+    "lstm": lambda: run_model("lstm", horizon=6, input_steps=24, units=4, dense_units=4, members=1, train_steps=5,
+                              verbose=0),
 }
 results = {}
 for name, run in stages.items():

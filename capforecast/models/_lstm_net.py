@@ -1,15 +1,21 @@
 """The Keras network behind :class:`capforecast.models.lstm.LSTMForecaster` (imports Keras: load lazily).
 
-:func:`build_lstm_network` is a pure function: every size is an argument and it returns an uncompiled
-``keras.Model``. The network reads a window of past steps (scaled target, an "observed" flag, calendar
-encodings, exogenous series) and the calendar of the steps to forecast, and outputs the whole horizon at once
-(direct multi-horizon) for every quantile level. Quantiles cannot cross by construction: the network predicts
-the median and softplus (always positive) increments above and below it (:class:`MonotoneQuantiles`).
+:func:`build_lstm_network` is a pure function: every size and the seed are arguments and it returns an
+uncompiled ``keras.Model``. The network reads the last ``D`` seasons as ``D`` rows (a day of hourly steps per
+row, so the recurrence is ``D`` steps long, not ``D * 24``), a few global features of the window, and the
+seasonal-naive anchor; it outputs, for every step ahead and quantile level, a *residual over the anchor* in
+units of the level at the origin. Both output layers start at zero, so an untrained network forecasts
+seasonal naive and training can only move it where the data says so. Quantiles cannot cross: the network
+predicts the median and softplus (always positive) increments above and below it (:class:`MonotoneQuantiles`).
+
+:class:`WindowFeed` is the ``keras.utils.PyDataset`` that draws fresh windows for every batch from a
+:class:`~capforecast.models._windows.SeriesBank`, seeded by (seed, epoch, batch), so a run is reproducible
+and no window array is ever materialised.
 
 Examples
 --------
->>> net = build_lstm_network(input_steps=48, past_features=6, horizon=24, future_features=4,
-...                          n_quantiles=3, median_index=1, units=8, dense_units=8)  # doctest: +SKIP
+>>> net = build_lstm_network(days=7, row_features=48, glob_features=6, horizon=24, n_quantiles=3,
+...                          median_index=1, units=8, dense_units=8, seed=0)  # doctest: +SKIP
 >>> net.output_shape  # doctest: +SKIP
 (None, 24, 3)
 """
@@ -17,9 +23,10 @@ Examples
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
-__all__ = ["MonotoneQuantiles", "build_lstm_network", "pinball_loss"]
+__all__ = ["MonotoneQuantiles", "WindowFeed", "build_lstm_network", "weighted_pinball"]
 
 
 @keras.saving.register_keras_serializable(package="capforecast")
@@ -39,8 +46,7 @@ class MonotoneQuantiles(layers.Layer):
         median = raw[..., m : m + 1]
         parts = [median]
         if m + 1 < raw.shape[-1]:
-            up = ops.cumsum(ops.softplus(raw[..., m + 1 :]), axis=-1)
-            parts.append(median + up)
+            parts.append(median + ops.cumsum(ops.softplus(raw[..., m + 1 :]), axis=-1))
         if m > 0:
             down = ops.flip(ops.cumsum(ops.flip(ops.softplus(raw[..., :m]), axis=-1), axis=-1), axis=-1)
             parts.insert(0, median - down)
@@ -52,62 +58,101 @@ class MonotoneQuantiles(layers.Layer):
 
 def build_lstm_network(
     *,
-    input_steps: int,
-    past_features: int,
+    days: int,
+    row_features: int,
+    glob_features: int,
     horizon: int,
-    future_features: int,
     n_quantiles: int,
     median_index: int,
     units: int = 64,
-    lstm_layers: int = 1,
-    dense_units: int = 64,
-    dropout: float = 0.1,
+    dense_units: int = 128,
+    dropout: float = 0.0,
+    seed: int = 0,
 ) -> keras.Model:
     """Build the (uncompiled) forecasting network.
 
     Parameters
     ----------
-    input_steps : length of the past window.
-    past_features : features per past step (scaled target, observed flag, calendar, exogenous).
-    horizon : steps forecast at once.
-    future_features : known features per future step (the calendar).
-    n_quantiles, median_index : number of quantile outputs and the position of the median among them.
-    units, lstm_layers : LSTM width and depth.
-    dense_units, dropout : width of the dense layer after the LSTM and its dropout rate.
+    days : rows of the past window (seasons).
+    row_features : features per row (``m`` steps times the input channels).
+    glob_features : global features of the window (level, volatility, calendar).
+    horizon, n_quantiles, median_index : output shape and the position of the median among the levels.
+    units : LSTM width; dense_units, dropout : the dense layer after it and its dropout rate.
+    seed : seeds every initializer and the dropout (no global random state is touched).
 
     Returns
     -------
-    keras.Model with inputs ``{"past": (input_steps, past_features), "future": (horizon, future_features)}``
-    and output ``(horizon, n_quantiles)``: per-step quantiles on the scaled axis, sorted by level.
+    keras.Model with inputs ``{"past": (days, row_features), "glob": (glob_features,)}`` and output
+    ``(horizon, n_quantiles)``: per-step residual quantiles over the anchor, in level units, sorted by level.
     """
-    past = keras.Input((input_steps, past_features), name="past")
-    future = keras.Input((horizon, future_features), name="future")
-    x = past
-    for i in range(lstm_layers):
-        x = layers.LSTM(units, return_sequences=i < lstm_layers - 1, name=f"lstm_{i}")(x)
-    z = layers.Concatenate(name="state_and_calendar")([x, layers.Flatten(name="future_flat")(future)])
-    z = layers.Dense(dense_units, activation="relu", name="dense")(z)
+    init = keras.initializers.GlorotUniform
+    past = keras.Input((days, row_features), name="past")
+    glob = keras.Input((glob_features,), name="glob")
+    state = layers.LSTM(units, kernel_initializer=init(seed), recurrent_initializer=keras.initializers.Orthogonal(
+        seed=seed + 1), seed=seed + 4, name="lstm")(past)
+    flat = layers.Flatten(name="past_flat")(past)
+    z = layers.Concatenate(name="features")([state, glob])
+    z = layers.Dense(dense_units, activation="relu", kernel_initializer=init(seed + 2), name="dense")(z)
     if dropout > 0:
-        z = layers.Dropout(dropout, name="dropout")(z)
-    deep = layers.Dense(horizon * n_quantiles, name="deep_out")(z)
-    # A linear path from the raw past window: the net learns seasonal-naive-like rules directly.
-    linear = layers.Dense(horizon * n_quantiles, name="linear_out")(layers.Flatten(name="past_flat")(past))
+        z = layers.Dropout(dropout, seed=seed + 3, name="dropout")(z)
+    size = horizon * n_quantiles
+    deep = layers.Dense(size, kernel_initializer="zeros", name="deep_out")(z)
+    # A linear path from the raw rows: weighting of past days (e.g. a week back) is learnt directly.
+    linear = layers.Dense(size, kernel_initializer="zeros", name="linear_out")(flat)
     raw = layers.Reshape((horizon, n_quantiles), name="raw")(layers.Add(name="sum")([deep, linear]))
     out = MonotoneQuantiles(median_index, name="quantiles")(raw)
-    return keras.Model({"past": past, "future": future}, out, name="capforecast_lstm")
+    return keras.Model({"past": past, "glob": glob}, out, name="capforecast_lstm")
 
 
-def pinball_loss(levels: list[float]):
-    """Return a Keras loss: mean pinball loss over quantile levels, ignoring NaN targets."""
+def weighted_pinball(levels: list[float], weights: list[float]):
+    """A Keras loss: pinball over the levels (level ``i`` weighted ``weights[i]``), NaN targets left out.
+
+    Returns one value per window (mean over its observed steps); Keras multiplies it by the window's
+    ``sample_weight`` (the MASE weight) before averaging.
+    """
     q = ops.convert_to_tensor([float(v) for v in levels], dtype="float32")
+    w = ops.convert_to_tensor([float(v) for v in weights], dtype="float32")
 
     def loss(y_true, y_pred):
         y = ops.expand_dims(ops.cast(y_true, "float32"), -1)
         ok = ops.logical_not(ops.isnan(y))
         diff = ops.where(ok, y, 0.0) - y_pred
-        per = ops.maximum(q * diff, (q - 1.0) * diff)
+        per = ops.maximum(q * diff, (q - 1.0) * diff) * w
         per = ops.where(ok, per, 0.0)
-        count = ops.maximum(ops.sum(ops.cast(ok, "float32")) * len(levels), 1.0)
-        return ops.sum(per) / count
+        count = ops.maximum(ops.sum(ops.cast(ok, "float32"), axis=(1, 2)), 1.0)
+        return ops.sum(per, axis=(1, 2)) / count
 
     return loss
+
+
+class WindowFeed(keras.utils.PyDataset):
+    """Fresh random windows for each batch: ``(inputs, target, sample_weight)`` from a ``SeriesBank``.
+
+    Parameters
+    ----------
+    bank : the series; origins : flat origins to draw from; target : the (possibly masked) flat target.
+    batch_size, steps : batch size and batches per epoch; seed : base seed of the draws.
+    max_weight : cap on the MASE weight of a window (a nearly flat series must not dominate).
+    """
+
+    def __init__(self, bank, origins: np.ndarray, target: np.ndarray, *, batch_size: int, steps: int, seed: int,
+                 max_weight: float) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.bank, self.origins, self.target = bank, origins, target
+        self.batch_size, self.steps, self.seed, self.max_weight = batch_size, steps, seed, max_weight
+        self.epoch = 0
+        probe = bank.batch(origins[np.random.default_rng(seed).integers(0, len(origins), size=4096)], target)
+        self.norm = max(float(np.minimum(probe["weight"], max_weight).mean()), 1e-6)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        pick = self.origins[rng.integers(0, len(self.origins), size=self.batch_size)]
+        b = self.bank.batch(pick, self.target)
+        weight = np.minimum(b["weight"], self.max_weight)
+        return {"past": b["past"], "glob": b["glob"]}, b["target"], weight / self.norm
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1

@@ -5,7 +5,6 @@ import pytest
 from capforecast.errors import ModelError
 from capforecast.models import _features as feat
 from capforecast.models._quantiles import select_levels, training_levels
-from capforecast.models._windows import gather_windows, split_origins
 
 
 def test_season_length_follows_the_step():
@@ -49,13 +48,3 @@ def test_quantile_levels_interpolate_inside_and_refuse_outside():
     assert out[0.5].item() == 2.0 and out[0.7].item() == pytest.approx(3.0)
     with pytest.raises(ModelError, match="refit with quantiles"):
         select_levels([0.1, 0.5, 0.9], values, [0.99], model="x")
-
-
-def test_windows_do_not_leak_validation_targets_into_training():
-    T, L, H, V = 200, 48, 24, 24
-    train, val = split_origins(T=T, input_steps=L, horizon=H, validation_steps=V)
-    assert train.max() + H < T - V  # every training target precedes the validation region
-    assert val.min() + 1 >= T - V and val.max() + H == T - 1
-    x = np.arange(T, dtype=float)[:, None]
-    past, fut, tgt = gather_windows(x, x[:, 0], np.zeros((T, 4)), val[:1], input_steps=L, horizon=H)
-    assert past[0, -1, 0] == val[0] and tgt[0, 0] == val[0] + 1

@@ -1,4 +1,5 @@
 import logging
+import random
 import subprocess
 import sys
 
@@ -8,9 +9,10 @@ import pytest
 
 from capforecast.errors import ModelError, NotFittedError
 from capforecast.models import get_model, load
+from capforecast.models._windows import SeriesBank
 
-TINY = {"horizon": 12, "input_steps": 48, "units": 6, "dense_units": 8, "epochs": 3, "batch_size": 64,
-        "verbose": 0, "quantiles": (0.1, 0.5, 0.9)}
+TINY = {"horizon": 12, "input_steps": 48, "units": 6, "dense_units": 8, "train_steps": 30, "batch_size": 32,
+        "members": 2, "verbose": 0, "quantiles": (0.1, 0.5, 0.9)}
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +27,35 @@ def test_importing_the_module_does_not_import_tensorflow():
     assert out.stdout.strip() == "False False"
 
 
-def test_network_builder_gives_non_crossing_quantiles_for_any_weights():
-    import keras
-
+def test_untrained_network_is_seasonal_naive_and_quantiles_never_cross():
     from capforecast.models._lstm_net import build_lstm_network
 
-    keras.utils.set_random_seed(3)
-    net = build_lstm_network(input_steps=10, past_features=7, horizon=5, future_features=4, n_quantiles=4,
-                             median_index=2, units=4, dense_units=4)
+    net = build_lstm_network(days=2, row_features=10, glob_features=6, horizon=5, n_quantiles=4, median_index=2,
+                             units=4, dense_units=4, seed=3)
     assert net.output_shape == (None, 5, 4)
     rng = np.random.default_rng(0)
-    out = net.predict({"past": rng.normal(0, 50, (8, 10, 7)), "future": rng.normal(0, 50, (8, 5, 4))}, verbose=0)
+    out = np.asarray(net.predict_on_batch({"past": rng.normal(0, 50, (8, 2, 10)), "glob": rng.normal(0, 5, (8, 6))}))
     assert (np.diff(out, axis=-1) >= 0).all()
+    np.testing.assert_array_equal(out[..., 2], 0.0)  # a zero residual over the anchor: seasonal naive
+
+
+def test_bank_normalises_by_the_origin_level_and_holds_out_the_newest_steps():
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    y = 10.0 * np.tile(1 + np.sin(2 * np.pi * np.arange(24) / 24), 10) * np.repeat(np.arange(1, 11), 24)
+    bank = SeriesBank([y], [np.zeros((240, 0))], [t0], pd.Timedelta("1h"), input_steps=48, horizon=24, m=24)
+    o = bank.origin(0, 119)  # end of day 5, where the level is 50
+    b = bank.batch(np.array([o]))
+    assert b["level"][0] == pytest.approx(50.0)
+    assert b["past"].shape == (1, 2, 48)
+    np.testing.assert_allclose(b["anchor"][0], y[96:120] / 50.0, rtol=1e-6)
+    np.testing.assert_allclose(b["target"][0], (y[120:144] - y[96:120]) / 50.0, rtol=1e-5)  # residual over anchor
+    cut = 30
+    held = bank.mask_after(cut)
+    for origin in bank.origins(cut=cut):  # every training origin sees a target before the held-out steps
+        fut = held[origin + 1: origin + 25]
+        assert np.isfinite(fut).any()
+    assert np.isnan(held[bank.origin(0, 240 - cut): bank.origin(0, 240)]).all()
+    assert np.isfinite(bank.y[bank.origin(0, 240 - cut): bank.origin(0, 240)]).all()
 
 
 def test_lstm_forecasts_every_series_and_reports_fallbacks(fitted):
@@ -50,6 +69,8 @@ def test_lstm_forecasts_every_series_and_reports_fallbacks(fitted):
     assert (fc[fc.unique_id == "zero"]["p90"] == 0.0).all()
     big = fc[fc.unique_id == "big"]["yhat"]
     assert big.mean() > 100  # scaled back to the series' own size
+    assert len(model.nets_) == 2 and model.offsets_.shape == (12, 3)
+    np.testing.assert_array_equal(model.offsets_[:, 1], 0.0)  # the median is not shifted
 
 
 def test_lstm_save_load_predict_identical(fitted, tmp_path):
@@ -59,11 +80,41 @@ def test_lstm_save_load_predict_identical(fitted, tmp_path):
     pd.testing.assert_frame_equal(model.predict(12, [0.5, 0.8]), again.predict(12, [0.5, 0.8]))
 
 
-def test_lstm_is_deterministic_under_a_seed(seasonal):
-    frame = seasonal(days=5)
+def test_lstm_is_deterministic_under_a_seed_and_leaves_global_rngs_alone(seasonal):
+    frame = seasonal(days=6)
+    np.random.seed(123)
+    random.seed(7)
+    state, py_state = np.random.get_state(), random.getstate()
     a = get_model("lstm", **TINY).fit(frame).predict(12)
     b = get_model("lstm", **TINY).fit(frame).predict(12)
+    c = get_model("lstm", **{**TINY, "seed": 1}).fit(frame).predict(12)
     pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["yhat"], c["yhat"])
+    after = np.random.get_state()
+    assert after[0] == state[0] and (after[1] == state[1]).all() and after[2:] == state[2:]
+    assert random.getstate() == py_state
+
+
+def test_lstm_learns_a_weekly_pattern_seasonal_naive_misses():
+    """Weekdays high, weekends low: seasonal naive (yesterday) is wrong every Saturday and Monday."""
+    n = 24 * 7 * 8
+    ds = pd.date_range("2026-01-05", periods=n, freq="h", tz="UTC")  # a Monday
+    rng = np.random.default_rng(0)
+    day = 20 + 10 * np.sin(2 * np.pi * np.arange(n) / 24)
+    week = np.where(ds.day_of_week >= 5, 0.4, 1.0)
+    frame = pd.concat([pd.DataFrame({"unique_id": f"s{k}", "ds": ds,
+                                     "y": (k + 1) * day * week * rng.normal(1, 0.02, n)}) for k in range(3)])
+    h = 48
+    test_mask = frame.groupby("unique_id").cumcount(ascending=False) < h
+    train, test = frame[~test_mask], frame[test_mask]
+    # the held-out two days are Sunday and Monday (seasonal naive forecasts a weekend Monday)
+    model = get_model("lstm", horizon=h, input_steps=168, units=16, dense_units=32, members=1, train_steps=300,
+                      verbose=0).fit(train)
+    fc = model.predict(h, quantiles=[0.5])
+    err = np.abs(fc["yhat"].to_numpy() - test["y"].to_numpy()).mean()
+    naive = get_model("seasonal_naive").fit(train).predict(h, quantiles=[0.5])
+    err_naive = np.abs(naive["yhat"].to_numpy() - test["y"].to_numpy()).mean()
+    assert err < 0.5 * err_naive, (err, err_naive)
 
 
 def test_lstm_clear_errors(fitted, seasonal):
@@ -74,17 +125,18 @@ def test_lstm_clear_errors(fitted, seasonal):
         model.predict(6, quantiles=[0.99])
     with pytest.raises(NotFittedError):
         get_model("lstm").predict(3)
-    with pytest.raises(ModelError, match="no series is long enough"):
-        get_model("lstm", **{**TINY, "input_steps": 500}).fit(seasonal(days=5))
     with pytest.raises(ModelError, match="units"):
         get_model("lstm", units=0).fit(seasonal())
+    with pytest.raises(ModelError, match="anchor"):
+        get_model("lstm", anchor="mean").fit(seasonal())
 
 
-def test_lstm_progress_is_silenced_and_windows_capped(seasonal, capsys, caplog):
+def test_lstm_short_history_falls_back_and_progress_is_silenced(seasonal, capsys, caplog):
     with caplog.at_level(logging.INFO):
-        model = get_model("lstm", **{**TINY, "epochs": 1, "max_windows": 40}).fit(seasonal(days=5))
+        model = get_model("lstm", **TINY).fit(seasonal(days=1))  # under two seasons: every series falls back
     assert "Epoch" not in capsys.readouterr().out
-    assert model.n_windows_ == 40  # the cap on training windows holds
+    assert set(model.fallbacks_) == {"a", "b"} and not model.nets_
+    assert np.isfinite(model.predict(12)["yhat"]).all()
 
 
 def test_lstm_update_moves_the_forecast_origin(fitted, hard):
