@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     precheck(out, OUTPUTS, folders=("k8s", "report"))
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
-    forecast = frames.validate_forecast(read_timed_frame(args.forecast, "forecast frame"), name=args.forecast, fixes="file")
+    forecast = frames.validate_forecast(read_timed_frame(args.forecast, "forecast frame"), name=args.forecast,
+                                        fixes="file")
     history = read_input(args, args.history) if args.history else None
     previous = _previous(args, out)
 
