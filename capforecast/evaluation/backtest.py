@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from capforecast import frames
-from capforecast.errors import CapforecastError, ConfigError
+from capforecast.errors import CapforecastError, ConfigError, spell
 from capforecast.evaluation.scoring import score_forecasts
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ def cross_validation(
     season: int | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    options: Mapping[str, str] | None = None,
 ) -> Backtest:
     """Backtest ``models`` on ``n_windows`` rolling origins of ``h`` steps each.
 
@@ -160,6 +161,8 @@ def cross_validation(
     season : season length for MASE (default: from the step, 24 for hourly).
     n_jobs : joblib workers over (model, window) fits; 1 runs in this process.
     progress : print one line per finished fit to stderr.
+    options : how the caller spells ``h``, ``n_windows``, ``step_size`` and ``refit`` in the fix an error
+        suggests (the CLI: ``{"h": "--horizon", "n_windows": "--windows", ...}``); default: these keywords.
 
     Returns
     -------
@@ -167,9 +170,9 @@ def cross_validation(
         Forecasts keyed by ``cutoff`` with the actual ``y``, and score tables per model x series.
     """
     frame = frames.regularize(frames.validate(df))
-    h, n_windows = _positive(h, "h"), _positive(n_windows, "n_windows")
-    step_size = h if step_size is None else _positive(step_size, "step_size")
-    every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit")
+    h, n_windows = _positive(h, "h", options), _positive(n_windows, "n_windows", options)
+    step_size = h if step_size is None else _positive(step_size, "step_size", options)
+    every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit", options)
     levels = frames.parse_quantiles(quantiles)
     named = resolve_models(models)
 
@@ -182,7 +185,8 @@ def cross_validation(
         need = h + (n_windows - 1) * step_size + 1
         raise ConfigError(
             f"series {short[:5]} are too short for {n_windows} window(s) of h={h} "
-            f"(need more than {need} steps); lower --windows or --horizon, or drop those series"
+            f"(need more than {need} steps); lower {' or '.join(spell(options, n) for n in ('n_windows', 'h'))}, "
+            "or drop those series"
         )
 
     tasks = []
@@ -197,9 +201,9 @@ def cross_validation(
     return _assemble(frame, pos, bounds, results, failures, seconds, h, season, levels)
 
 
-def _positive(value: Any, name: str) -> int:
+def _positive(value: Any, name: str, options: Mapping[str, str] | None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        raise ConfigError(f"{spell(options, name).rstrip('=') or name} must be a whole number >= 1, got {value!r}")
     return int(value)
 
 

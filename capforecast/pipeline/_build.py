@@ -134,6 +134,7 @@ def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFr
         step_size=_steps(bt.step, cfg.series.step, "backtest.step"),
         quantiles=cfg.quantiles(),
         progress=False,
+        options={"h": "backtest.horizon", "n_windows": "backtest.windows", "step_size": "backtest.step"},
     )
     for alias, why in result.failures.items():
         logger.warning("nightly: backtest of %s failed: %s", alias, why)
