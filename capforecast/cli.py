@@ -64,8 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from capforecast import _reported
+
     try:
-        return int(args.func(args) or EXIT_OK)
+        with _reported.once():  # a data warning (negative demand) is said once, not by every stage
+            return int(args.func(args) or EXIT_OK)
     except CapforecastError as exc:
         print(f"capforecast: error: {one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR

@@ -232,11 +232,22 @@ def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pand
     _check_ids_and_times(df, name)
     _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name, fixes)
     _check_order_and_steps(df, name, fixes)
-    negative = negative_values(df, ["y"])
+    negative = _fresh_negative(df, ["y"], "y")
     if negative:
         logger.warning("%s: y is negative in %s; demand cannot be negative: check the source (a counter "
                        "needs rate(), a difference can go below 0)", name, negative)
     return df
+
+
+def _fresh_negative(df: pd.DataFrame, cols: Sequence[str], kind: str) -> str | None:
+    """:func:`negative_values` of the series not yet warned about in this run (see ``capforecast._reported``)."""
+    from capforecast import _reported
+
+    neg = (df[list(cols)].to_numpy(dtype=float) < 0).any(axis=1)
+    if not neg.any():
+        return None
+    ids = _reported.fresh(kind, df.loc[neg, "unique_id"].astype(str))
+    return negative_values(df[df["unique_id"].astype(str).isin(ids)], cols) if ids else None
 
 
 def _series_steps(df: pd.DataFrame) -> pd.Series:
@@ -435,7 +446,7 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: 
     dup = df.duplicated(["unique_id", "ds", "model"], keep=False).to_numpy()
     if dup.any():
         raise FrameError(f"{name}: duplicate (unique_id, ds, model) rows: {_rows(df, dup)}")
-    negative = negative_values(df, ["yhat", *qcols])
+    negative = _fresh_negative(df, ["yhat", *qcols], "forecast")
     if negative:
         logger.warning("%s: yhat or a quantile is negative in %s; models forecast negative demand only from "
                        "negative history: check its source", name, negative)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from capforecast import frames
+from capforecast import _reported, frames
 from capforecast.errors import CapforecastError, ConfigError, spell
 from capforecast.evaluation.scoring import score_forecasts
 
@@ -130,6 +130,7 @@ def _run_task(
     return name, parts, time.perf_counter() - start
 
 
+@_reported.once()  # the frame's warnings are said once, not again by each window's fit
 def cross_validation(
     df: pd.DataFrame,
     models: Any,
@@ -220,10 +221,13 @@ def _execute(
             print(f"backtest: {done}/{len(tasks)} fits done ({name} took {took:.1f}s, "
                   f"{time.perf_counter() - t0:.0f}s elapsed)", file=sys.stderr, flush=True)
 
+    reported = _reported.seen()  # a worker process does not repeat what this one said about the frame
+
     def safe(task: tuple[Any, ...]) -> tuple[str, Any, float]:
         name, model, trains, horizons, _ = task
         try:
-            return _run_task(name, model, trains, horizons, h, levels)
+            with _reported.once(reported):
+                return _run_task(name, model, trains, horizons, h, levels)
         except CapforecastError as exc:
             return name, exc, 0.0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from capforecast import _reported
 from capforecast._units import format_duration, parse_time
 from capforecast.config import Config
 from capforecast.pipeline._build import _build
@@ -50,6 +51,7 @@ def nightly_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+@_reported.once()  # a data warning (negative demand) is said once per run, not by every stage
 def run_nightly(
     cfg: Config,
     *,
