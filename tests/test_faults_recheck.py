@@ -1,0 +1,80 @@
+"""Issue 13's bar tried again on other inputs: every fault is one line naming the problem and the fix, a non-zero
+exit, no traceback, and every file that existed before is byte-identical (and a failed run creates nothing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from capforecast.cli import main
+from capforecast.errors import CapforecastError
+from capforecast.ingest.sample import write_sample
+
+
+def tree(root: Path) -> dict[str, bytes | str]:
+    """Every file (its bytes), folder and symlink under ``root``."""
+    out: dict[str, bytes | str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            out[rel] = ("link:" + os.readlink(path) if path.is_symlink() else "dir" if path.is_dir()
+                        else path.read_bytes())
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    write_sample(root / "data", days=14)
+    return root
+
+
+@pytest.fixture
+def work(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the sample (data/series.csv, data/pools.yaml), as the current folder."""
+    shutil.copytree(sample_dir, tmp_path / "w")
+    monkeypatch.chdir(tmp_path / "w")
+    return tmp_path / "w"
+
+
+def fails_cleanly(argv: list[str], root: Path, capsys: pytest.CaptureFixture[str], code: int = 1) -> str:
+    """Run the CLI; assert the bar; return the error line."""
+    before = tree(root)
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc == code, err
+    assert "Traceback" not in err
+    assert lines and lines[-1].startswith("capforecast: error: "), err
+    assert sum(line.startswith("capforecast: error:") for line in lines) == 1, err
+    assert tree(root) == before
+    return lines[-1]
+
+
+S, P = "data/series.csv", "data/pools.yaml"
+
+
+# ---------------------------------------------------------------- usage errors: one line, not argparse's usage
+
+
+@pytest.mark.parametrize(("argv", "expect"), [
+    (["forecast", "--input", S, "--model", "seasonal_naive", "--horizon", "nan", "--out", "o.csv"],
+     "argument --horizon: invalid int value: 'nan'; see 'capforecast forecast --help'"),
+    (["train", "--input", S, "--model", "nope"], "argument --model: invalid choice: 'nope'"),
+    (["backtest", "--input", S, "--windows", "abc", "--out", "b.csv"], "argument --windows: invalid int value"),
+    (["simulate", "--input", S, "--pools", P, "--out", "s", "--val-days", "abc"],
+     "argument --val-days: invalid float value: 'abc'; see 'capforecast simulate --help'"),
+    (["demo", "--horizon", "-2h"], "expected one argument (write a value that starts with '-' as --option=VALUE)"),
+    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+])
+def test_a_usage_error_is_one_line_naming_the_option_and_the_help(work, capsys, argv, expect) -> None:
+    line = fails_cleanly(argv, work, capsys, code=2)
+    assert expect in line, line
