@@ -78,3 +78,19 @@ S, P = "data/series.csv", "data/pools.yaml"
 def test_a_usage_error_is_one_line_naming_the_option_and_the_help(work, capsys, argv, expect) -> None:
     line = fails_cleanly(argv, work, capsys, code=2)
     assert expect in line, line
+
+
+# ---------------------------------------------------------------- window lengths pandas cannot hold
+
+
+@pytest.mark.parametrize("days", ["inf", "1e300", "nan", "-1"])
+def test_simulate_refuses_window_days_that_are_not_a_finite_positive_span(work, capsys, days) -> None:
+    line = fails_cleanly(["simulate", "--input", S, "--pools", P, "--out", "sim", "--test-days", days], work, capsys)
+    assert "--test-days must be a positive number of days" in line and "e.g. --test-days 7" in line, line
+
+
+def test_split_windows_from_python_names_its_own_arguments() -> None:
+    from capforecast.planning.simulate import split_windows
+
+    with pytest.raises(CapforecastError, match=r"^val_days must be a positive number of days.*e\.g\. val_days=7"):
+        split_windows(500, pd.Timedelta("1h"), 7, float("inf"))
