@@ -94,3 +94,19 @@ def test_split_windows_from_python_names_its_own_arguments() -> None:
 
     with pytest.raises(CapforecastError, match=r"^val_days must be a positive number of days.*e\.g\. val_days=7"):
         split_windows(500, pd.Timedelta("1h"), 7, float("inf"))
+
+
+# ---------------------------------------------------------------- sample --days
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "1.5", "abc"])
+def test_sample_days_below_one_names_the_flag(work, capsys, days) -> None:
+    line = fails_cleanly(["sample", "--out", "smp", f"--days={days}"], work, capsys, code=2)
+    assert "argument --days: must be a whole number of days >= 1" in line and "e.g. --days 60" in line, line
+
+
+def test_make_sample_with_no_days_is_a_config_error_naming_days() -> None:
+    from capforecast.ingest.sample import make_sample
+
+    with pytest.raises(CapforecastError, match=r"^days must be a whole number >= 1, got 0; e\.g\. days=60"):
+        make_sample(days=0)
