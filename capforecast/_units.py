@@ -67,9 +67,11 @@ def parse_duration(
 
 def _seconds(seconds: float, value: object, name: str) -> pd.Timedelta:
     try:
-        return pd.Timedelta(seconds=seconds)
-    except (OverflowError, ValueError):  # beyond pandas' ~292 years
-        raise ConfigError(f"{name}: {value!r} is too long a duration; write e.g. {DURATION_FORMS}") from None
+        # in nanoseconds, as every time capforecast adds it to is: a coarser Timedelta holds more, then overflows
+        return pd.Timedelta(seconds=seconds).as_unit("ns")
+    except (OverflowError, ValueError):  # beyond pandas' ~292 years (OutOfBoundsTimedelta is a ValueError)
+        raise ConfigError(f"{name}: {value!r} is too long a duration (at most about 292 years); write e.g. "
+                          f"{DURATION_FORMS}") from None
 
 
 def _parse_text(value: str, name: str) -> pd.Timedelta:

@@ -110,3 +110,19 @@ def test_make_sample_with_no_days_is_a_config_error_naming_days() -> None:
 
     with pytest.raises(CapforecastError, match=r"^days must be a whole number >= 1, got 0; e\.g\. days=60"):
         make_sample(days=0)
+
+
+# ---------------------------------------------------------------- durations past what pandas holds
+
+
+def test_a_duration_past_pandas_range_is_a_config_error_not_an_overflow_later() -> None:
+    from capforecast._units import parse_duration
+
+    with pytest.raises(CapforecastError, match=r"--horizon: '200000d' is too long a duration \(at most about 292"):
+        parse_duration("200000d", name="--horizon")
+    assert parse_duration("100000d") == pd.Timedelta(days=100000)
+
+
+def test_demo_with_a_horizon_of_200000_days_is_one_line(work, capsys) -> None:
+    line = fails_cleanly(["demo", "--input", S, "--pools", P, "--out", "out", "--horizon", "200000d"], work, capsys)
+    assert "too long a duration" in line, line
