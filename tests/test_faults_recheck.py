@@ -126,3 +126,27 @@ def test_a_duration_past_pandas_range_is_a_config_error_not_an_overflow_later() 
 def test_demo_with_a_horizon_of_200000_days_is_one_line(work, capsys) -> None:
     line = fails_cleanly(["demo", "--input", S, "--pools", P, "--out", "out", "--horizon", "200000d"], work, capsys)
     assert "too long a duration" in line, line
+
+
+# ---------------------------------------------------------------- flags checked before any work
+
+
+@pytest.mark.parametrize(("flags", "expect"), [
+    (["--horizon", "30m"], "--horizon 30m is shorter than one step (1h in data/sample/series.csv)"),
+    (["--horizon", "100000d"], "--horizon 100000d is too far ahead: at most"),
+    (["--horizon", "48"], "'48' has no unit"),
+    (["--model", "nope"], "unknown model 'nope'"),
+    (["--pools", "nowhere.yaml"], "pools file nowhere.yaml does not exist"),
+])
+def test_a_demo_that_cannot_finish_generates_no_sample(tmp_path, monkeypatch, capsys, flags, expect) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/sample here: demo would generate it
+    line = fails_cleanly(["demo", "--out", "out", *flags], tmp_path, capsys)
+    assert expect in line, line
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_forecast_too_far_ahead_is_refused_before_the_fit(work, capsys) -> None:
+    # fitted first, auto would fail on its own backtest ("too few to backtest a 100000000-step horizon")
+    line = fails_cleanly(["forecast", "--input", S, "--model", "auto", "--horizon", "100000000", "--out", "o.csv"],
+                         work, capsys)
+    assert "--horizon 100000000 is too far ahead: at most" in line and " steps of 1h fit after " in line, line

@@ -67,15 +67,18 @@ def print_selection(model: object) -> None:
         print(report().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def check_horizon(model: Any, horizon: int, option: str) -> None:
-    """Raise :class:`~capforecast.errors.ConfigError` if ``horizon`` steps after the end of the model's data
-    pass the latest time pandas can hold (about the year 2262)."""
+def check_horizon(horizon: int, last: Any, step: Any, option: str) -> None:
+    """Raise :class:`~capforecast.errors.ConfigError` if ``horizon`` steps of ``step`` after ``last`` (the end of
+    the data: a time or the times of each series) pass the latest time pandas can hold (about the year 2262).
+
+    Called before any fit, with the input's times, or a saved model's ``last_ds_`` and ``step_``."""
     import pandas as pd
 
+    from capforecast._units import format_duration
     from capforecast.errors import ConfigError
 
-    last = pd.Series(model.last_ds_).max()
-    most = int((pd.Timestamp.max.tz_localize("UTC") - last) // model.step_)
+    last = pd.Series(last).max()
+    most = int((pd.Timestamp.max.tz_localize("UTC") - last) // step)
     if horizon > most:
-        raise ConfigError(f"{option} is too far ahead: at most {most} steps of {model.step_} fit after {last} "
-                          f"(times end in {pd.Timestamp.max.year}); e.g. --horizon 48")
+        raise ConfigError(f"{option} is too far ahead: at most {most} steps of {format_duration(step)} fit after "
+                          f"{last:%Y-%m-%d %H:%M} UTC (times end in {pd.Timestamp.max.year}); e.g. --horizon 48")
