@@ -150,3 +150,35 @@ def test_a_forecast_too_far_ahead_is_refused_before_the_fit(work, capsys) -> Non
     line = fails_cleanly(["forecast", "--input", S, "--model", "auto", "--horizon", "100000000", "--out", "o.csv"],
                          work, capsys)
     assert "--horizon 100000000 is too far ahead: at most" in line and " steps of 1h fit after " in line, line
+
+
+# ---------------------------------------------------------------- hyperparameters of the wrong type
+
+
+@pytest.mark.parametrize(("alias", "param", "expect"), [
+    ("auto", "n_windows=abc", "auto: n_windows must be a whole number >= 1, got 'abc'"),
+    ("auto", "n_windows=0", "auto: n_windows must be a whole number >= 1, got 0"),
+    ("auto", "shrink=abc", "auto: shrink must be a number between 0 and 1"),
+    ("auto", "horizon=abc", "auto: horizon must be a whole number >= 1"),
+    ("auto", "n_jobs=abc", "auto: n_jobs must be a non-zero whole number"),
+    ("auto", "candidates=[1, 2]", "auto: candidates must be a list of names"),
+    ("auto", "calibrate=maybe", "auto: calibrate must be true or false"),
+    ("gbm", "horizon=abc", "gbm: horizon must be a whole number >= 1, got 'abc'"),
+    ("gbm", "seed=abc", "gbm: seed must be a whole number >= 0, got 'abc'"),
+    ("gbm", "learning_rate=abc", "gbm: learning_rate must be a number > 0, got 'abc'"),
+    ("holt_winters", "season=abc", "holt_winters: season must be a whole number of steps >= 2, got 'abc'"),
+    ("seasonal_naive", "season=[1]", "season must be 'daily', 'weekly' or a number of steps, got [1]"),
+])
+def test_a_hyperparameter_of_the_wrong_type_is_one_line(work, capsys, alias, param, expect) -> None:
+    line = fails_cleanly(["forecast", "--input", S, "--model", alias, "--param", param, "--horizon", "12",
+                          "--out", "o.csv"], work, capsys)
+    assert expect in line, line
+
+
+def test_models_refuse_settings_of_the_wrong_type_from_python(frame) -> None:
+    from capforecast.models import get_model
+
+    for alias, params in [("auto", {"n_windows": "3"}), ("gbm", {"seed": 1.5}), ("holt_winters", {"season": "24"}),
+                          ("seasonal_naive", {"season": {"daily": 1}})]:
+        with pytest.raises(CapforecastError, match="must be"):
+            get_model(alias, **params).fit(frame)

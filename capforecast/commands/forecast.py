@@ -57,7 +57,7 @@ def _check_learned_horizon(model, horizon: int, fix: str) -> None:  # noqa: ANN0
     from capforecast.errors import ConfigError
 
     learned = model.get_params().get("horizon") if model.alias in ("gbm", "lstm") else None
-    if learned and horizon > int(learned):
+    if isinstance(learned, int) and 1 <= learned < horizon:  # a wrong horizon: the model's own check says so
         raise ConfigError(f"--horizon {horizon}: this {model.alias} model forecasts at most {learned} steps; {fix}, "
                           f"or use --horizon {learned} or less")
 

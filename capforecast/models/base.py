@@ -128,6 +128,12 @@ class Forecaster:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ModelError(f"{self.alias}: {name} must be a whole number >= 1, got {value!r}")
 
+    def _check_seed(self, name: str = "seed") -> None:
+        """ModelError unless the named hyperparameter is a whole number >= 0 (a random seed)."""
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ModelError(f"{self.alias}: {name} must be a whole number >= 0, got {value!r}")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "ids_"):
             raise NotFittedError(
@@ -232,7 +238,7 @@ def season_steps(season: str | int, step: pd.Timedelta) -> int:
             raise ModelError(f"season must be >= 1 step, got {season}")
         return int(season)
     periods = {"daily": pd.Timedelta(days=1), "weekly": pd.Timedelta(days=7)}
-    if season not in periods:
+    if not isinstance(season, str) or season not in periods:  # a list or a mapping is no season either
         raise ModelError(f"season must be 'daily', 'weekly' or a number of steps, got {season!r}")
     ratio = periods[str(season)] / step
     if ratio < 1 or ratio != int(ratio):
