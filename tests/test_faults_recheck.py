@@ -182,3 +182,27 @@ def test_models_refuse_settings_of_the_wrong_type_from_python(frame) -> None:
                           ("seasonal_naive", {"season": {"daily": 1}})]:
         with pytest.raises(CapforecastError, match="must be"):
             get_model(alias, **params).fit(frame)
+
+
+# ---------------------------------------------------------------- an output edited since capforecast wrote it
+
+
+@pytest.mark.parametrize("edited", ["report.md", "plan.csv"])
+def test_plan_refuses_an_output_edited_since_it_was_written_even_with_its_first_line(work, capsys, edited) -> None:
+    argv = ["plan", "--forecast", "fc.csv", "--pools", P, "--out", "out"]
+    assert main(["forecast", "--input", S, "--model", "seasonal_naive", "--horizon", "12",
+                 "--quantiles", "0.5,0.9,0.95,0.99", "--out", "fc.csv"]) == 0
+    assert main(argv) == 0
+    with open(work / "out" / edited, "a", encoding="utf-8") as fh:  # the first line (title, header) stays
+        fh.write("my own note\n" if edited == "report.md" else "a100-train,2030-01-01T00:00:00Z,3,24,manual\n")
+    capsys.readouterr()
+    line = fails_cleanly(argv, work, capsys)
+    assert f"out/{edited} was changed since capforecast wrote it, so it is not replaced" in line, line
+
+
+def test_forecast_refuses_its_earlier_output_once_edited(work, capsys) -> None:
+    argv = ["forecast", "--input", S, "--model", "naive", "--horizon", "6", "--out", "fc.csv"]
+    assert main(argv) == 0
+    (work / "fc.csv").write_text((work / "fc.csv").read_text().replace("naive", "mine", 1))
+    capsys.readouterr()
+    assert "fc.csv was changed since capforecast wrote it" in fails_cleanly(argv, work, capsys)
