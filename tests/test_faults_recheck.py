@@ -206,3 +206,16 @@ def test_forecast_refuses_its_earlier_output_once_edited(work, capsys) -> None:
     (work / "fc.csv").write_text((work / "fc.csv").read_text().replace("naive", "mine", 1))
     capsys.readouterr()
     assert "fc.csv was changed since capforecast wrote it" in fails_cleanly(argv, work, capsys)
+
+
+# ---------------------------------------------------------------- a refused promote leaves no new version
+
+
+@pytest.mark.parametrize("pointer", [b"\x89PNG\r\n\x1a\n binary", b"my notes about the champion\n"])
+def test_train_promote_over_a_foreign_champion_file_writes_no_version(work, capsys, pointer) -> None:
+    argv = ["train", "--input", S, "--model", "naive", "--registry", "reg"]
+    assert main(argv) == 0
+    (work / "reg" / "naive" / "CHAMPION").write_bytes(pointer)
+    capsys.readouterr()
+    line = fails_cleanly([*argv, "--promote"], work, capsys)
+    assert "reg/naive/CHAMPION was not written by capforecast" in line, line
