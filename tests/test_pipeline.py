@@ -212,6 +212,17 @@ def test_a_hand_edited_previous_plan_is_a_warning_and_the_run_plans_without_it(
                for r in caplog.records)
 
 
+def test_a_foreign_champion_pointer_stops_the_run_before_any_work(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    pointer = cfg.output.registry / "h100" / "CHAMPION"
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("my notes: h100 is pinned to the March model\n")
+    before = snapshot(cfg.output.dir)
+    with pytest.raises(CapforecastError, match=r"h100/CHAMPION was not written by capforecast"):
+        run_nightly(cfg, now=DAY1)
+    assert snapshot(cfg.output.dir) == before  # no run, no latest, no saved version
+
+
 def test_the_previous_champion_stays_unless_beaten_and_the_run_says_so(prom: PrometheusServer, tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive"]}))
     run_nightly(cfg, now=DAY1)

@@ -29,8 +29,13 @@ def _old_run(folder: Path) -> bool:
 
 
 def _check_targets(cfg: Config, final: Path) -> None:
-    """Refuse, before anything changes, to replace a run folder or a ``latest`` that capforecast did not write."""
+    """Refuse, before anything changes, to replace a run folder, a ``latest`` or a pool's champion pointer that
+    capforecast did not write."""
+    from capforecast import registry
+
     check_folder(final, legacy=_old_run)
+    for pool in cfg.pool_specs().names():  # promoted last: refused there, the run would already be published
+        registry.check_promotable(pool, cfg.output.registry)
     link = cfg.output.latest
     if os.path.lexists(link) and not link.is_symlink():
         raise OutputError(f"{link} is not the symlink capforecast keeps there (output.latest), so it is not "
