@@ -29,17 +29,22 @@ def _old_run(folder: Path) -> bool:
 
 
 def _check_targets(cfg: Config, final: Path) -> None:
-    """Refuse, before anything changes, to replace a run folder, a ``latest`` or a pool's champion pointer that
-    capforecast did not write."""
-    from capforecast import registry
-
+    """Refuse, before anything changes, to replace a run folder or a ``latest`` that capforecast did not write."""
     check_folder(final, legacy=_old_run)
-    for pool in cfg.pool_specs().names():  # promoted last: refused there, the run would already be published
-        registry.check_promotable(pool, cfg.output.registry)
     link = cfg.output.latest
     if os.path.lexists(link) and not link.is_symlink():
         raise OutputError(f"{link} is not the symlink capforecast keeps there (output.latest), so it is not "
                           "replaced; move it away or set output.latest to another path")
+
+
+def _check_champions(cfg: Config) -> None:
+    """Refuse, before any work, a pool's champion pointer capforecast did not write: it is promoted last, so a
+    refusal there would come after the run is published (a pointer obstructed mid-run is finished by the next run,
+    see :func:`_publish`)."""
+    from capforecast import registry
+
+    for pool in cfg.pool_specs().names():
+        registry.check_promotable(pool, cfg.output.registry)
 
 
 def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) -> None:

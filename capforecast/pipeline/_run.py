@@ -18,6 +18,7 @@ from capforecast._units import format_duration, parse_time
 from capforecast.config import Config
 from capforecast.pipeline._build import _build
 from capforecast.pipeline._publish import (
+    _check_champions,
     _check_targets,
     _latest_date,
     _point_latest,
@@ -95,6 +96,7 @@ def run_nightly(
         staging = out.runs_dir / f".{date}.staging-{os.getpid()}"
         try:
             _check_targets(cfg, final)  # before any work: never replace what capforecast did not write
+            _check_champions(cfg)
             staging.mkdir(parents=True)
             result, models = _build(cfg, now, staging, timer)
             result.run_dir, result.date = final, date
