@@ -200,7 +200,7 @@ def test_train_does_not_replace_a_champion_file_it_did_not_write(inputs, tmp_pat
     assert pointer.read_text() == "my notes about the champion\n"
     pointer.unlink()
     assert main([*argv, "--promote"]) == 0 and main([*argv, "--promote"]) == 0  # its own pointer is replaced
-    assert pointer.read_text() == "v0003\n"
+    assert pointer.read_text() == "v0002\n"  # the refused run saved no version
 
 
 # ---------------------------------------------------------------- defect 4: write faults are one line
