@@ -133,7 +133,10 @@ def check_folder(path: str | os.PathLike[str], legacy: Legacy | None = None) -> 
     target = Path(path)
     if not os.path.lexists(target):
         return
-    if target.is_symlink() or not target.is_dir():
+    if target.is_symlink():
+        raise OutputError(f"{target} is a symlink (to {os.readlink(target)}), where capforecast writes a folder; "
+                          f"{_FIX}")
+    if not target.is_dir():
         raise OutputError(f"{target} is a file, where capforecast writes a folder; {_FIX}")
     bad = _foreign(target, legacy)
     if bad == target:
@@ -173,7 +176,10 @@ def check_file(path: str | os.PathLike[str], new: str | os.PathLike[str] | None 
         text = ""
     if "\0" not in text and any(c.isalpha() for c in text) and (new is None or line == _first_line(Path(new))):
         return
-    raise OutputError(f"{target} exists and was not written by capforecast, so it is not replaced; {_FIX}")
+    manifest = target.parent / MANIFEST
+    why = (f" (its folder's {MANIFEST} cannot be read: edited or corrupt)"
+           if manifest.exists() and not _listed(target.parent) else "")
+    raise OutputError(f"{target} exists and was not written by capforecast{why}, so it is not replaced; {_FIX}")
 
 
 def precheck(out: str | os.PathLike[str], names: Iterable[str], folders: Collection[str] = ()) -> None:

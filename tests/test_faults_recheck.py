@@ -219,3 +219,18 @@ def test_train_promote_over_a_foreign_champion_file_writes_no_version(work, caps
     capsys.readouterr()
     line = fails_cleanly([*argv, "--promote"], work, capsys)
     assert "reg/naive/CHAMPION was not written by capforecast" in line, line
+
+
+def test_refusals_say_a_symlink_is_a_symlink_and_a_corrupt_manifest_is_corrupt(work, capsys) -> None:
+    fc = ["forecast", "--input", S, "--model", "naive", "--horizon", "6", "--out", "fc.csv"]
+    assert main(fc) == 0
+    (work / "mine").mkdir()
+    (work / "plan").mkdir()
+    (work / "plan" / "k8s").symlink_to(work / "mine")
+    capsys.readouterr()
+    line = fails_cleanly(["plan", "--forecast", "fc.csv", "--pools", P, "--out", "plan"], work, capsys)
+    assert f"plan/k8s is a symlink (to {work / 'mine'}), where capforecast writes a folder" in line, line
+    (work / ".capforecast-manifest.json").write_text("{not json")
+    line = fails_cleanly([*fc, "--quantiles", "0.5"], work, capsys)  # another header: not let through by it
+    assert "fc.csv exists and was not written by capforecast (its folder's .capforecast-manifest.json cannot " \
+           "be read: edited or corrupt)" in line, line
