@@ -234,3 +234,59 @@ def test_refusals_say_a_symlink_is_a_symlink_and_a_corrupt_manifest_is_corrupt(w
     line = fails_cleanly([*fc, "--quantiles", "0.5"], work, capsys)  # another header: not let through by it
     assert "fc.csv exists and was not written by capforecast (its folder's .capforecast-manifest.json cannot " \
            "be read: edited or corrupt)" in line, line
+
+
+# ---------------------------------------------------------------- a server answering JSON that is not a matrix
+
+
+@pytest.fixture
+def answering(request: pytest.FixtureRequest):
+    """A real HTTP server on 127.0.0.1 that answers every request with ``request.param`` (200, JSON)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = request.param.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+MATRIX = '{{"status":"success","data":{{"resultType":"matrix","result":{}}}}}'
+
+
+@pytest.mark.parametrize("answering", [
+    MATRIX.format('[{"metric":{"pool":"a"},"values":[[1777593600,"1"],["noon","2"]]}]'),  # a time as text
+    MATRIX.format('[{"metric":{"pool":"a"},"values":[[1777593600]]}]'),  # a pair without its value
+    MATRIX.format('[{"metric":{"pool":"a"},"values":[[1777593600,{"v":1}]]}]'),  # a value that is an object
+    MATRIX.format('{"pool":"a"}'),  # a result that is not a list of series
+    '[1, 2, 3]',  # JSON, but no answer at all
+], indirect=True)
+def test_ingest_of_a_malformed_answer_is_one_line_and_writes_nothing(work, capsys, answering) -> None:
+    line = fails_cleanly(["ingest", "--url", answering, "--query", "sum by (pool) (gpu)", "--start",
+                          "2026-05-01T00:00:00Z", "--end", "2026-05-01T06:00:00Z", "--step", "1h", "--retries", "0",
+                          "--out", "i.csv"], work, capsys)
+    assert f"Prometheus at {answering} answered" in line and "Prometheus HTTP API" in line, line
+
+
+def test_decode_refuses_a_malformed_matrix_with_an_ingest_error() -> None:
+    from capforecast.ingest.chunks import decode
+
+    with pytest.raises(CapforecastError, match=r"not a matrix of \[time, \"value\"\] pairs \(ValueError"):
+        decode([{"metric": {}, "values": [[0, "1"], ["noon", "2"]]}])
