@@ -223,6 +223,21 @@ def test_a_foreign_champion_pointer_stops_the_run_before_any_work(prom: Promethe
     assert snapshot(cfg.output.dir) == before  # no run, no latest, no saved version
 
 
+@pytest.mark.parametrize("content", [b"{half a summary", b"[1, 2]", b"\xff\xfe binary"])
+def test_an_unreadable_run_json_of_a_finished_day_is_one_error_naming_the_fix(
+    prom: PrometheusServer, tmp_path: Path, content: bytes
+) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    run_nightly(cfg, now=DAY1)
+    summary = cfg.output.runs_dir / "2026-05-21" / "run.json"
+    summary.write_bytes(content)
+    before = snapshot(cfg.output.dir)
+    with pytest.raises(CapforecastError, match=r"run\.json cannot be read .*; move .*2026-05-21 away, or run again "
+                                               r"with --force"):
+        run_nightly(cfg, now=DAY1 + pd.Timedelta("2h"))  # the same day: the finished run would be reused
+    assert snapshot(cfg.output.dir) == before
+
+
 def test_the_previous_champion_stays_unless_beaten_and_the_run_says_so(prom: PrometheusServer, tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive"]}))
     run_nightly(cfg, now=DAY1)
