@@ -290,3 +290,20 @@ def test_decode_refuses_a_malformed_matrix_with_an_ingest_error() -> None:
 
     with pytest.raises(CapforecastError, match=r"not a matrix of \[time, \"value\"\] pairs \(ValueError"):
         decode([{"metric": {}, "values": [[0, "1"], ["noon", "2"]]}])
+
+
+# ---------------------------------------------------------------- a horizon past pandas' last time, from Python
+
+
+@pytest.mark.parametrize("alias", ["naive", "seasonal_naive", "seasonal_quantile"])
+def test_predict_refuses_a_horizon_past_the_last_timestamp_before_allocating(frame, alias) -> None:
+    model = get_model_fitted(alias, frame)
+    with pytest.raises(CapforecastError, match=r"^horizon=1000000000 is too far ahead: at most \d+ steps of 1h fit "
+                                               r"after .* \(times end in 2262\); e\.g\. horizon=48$"):
+        model.predict(10**9)  # without the check: arrays of 10**9 steps per series, until the memory runs out
+
+
+def get_model_fitted(alias: str, frame: pd.DataFrame):  # noqa: ANN201 - a Forecaster
+    from capforecast.models import get_model
+
+    return get_model(alias).fit(frame)

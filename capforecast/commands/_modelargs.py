@@ -68,17 +68,7 @@ def print_selection(model: object) -> None:
 
 
 def check_horizon(horizon: int, last: Any, step: Any, option: str) -> None:
-    """Raise :class:`~capforecast.errors.ConfigError` if ``horizon`` steps of ``step`` after ``last`` (the end of
-    the data: a time or the times of each series) pass the latest time pandas can hold (about the year 2262).
+    """The library's :func:`capforecast._units.check_horizon`, its fix spelled as the command line's flag."""
+    from capforecast._units import check_horizon as check
 
-    Called before any fit, with the input's times, or a saved model's ``last_ds_`` and ``step_``."""
-    import pandas as pd
-
-    from capforecast._units import format_duration
-    from capforecast.errors import ConfigError
-
-    last = pd.Series(last).max()
-    most = int((pd.Timestamp.max.tz_localize("UTC") - last) // step)
-    if horizon > most:
-        raise ConfigError(f"{option} is too far ahead: at most {most} steps of {format_duration(step)} fit after "
-                          f"{last:%Y-%m-%d %H:%M} UTC (times end in {pd.Timestamp.max.year}); e.g. --horizon 48")
+    check(horizon, last, step, option, example="--horizon 48")

@@ -26,6 +26,7 @@ import pandas as pd
 
 from capforecast import frames
 from capforecast._io import atomic_dir
+from capforecast._units import check_horizon
 from capforecast.errors import ModelError, NotFittedError
 from capforecast.models._params import PICKLED_PARAMS_FILE as _PICKLED_PARAMS_FILE
 from capforecast.models._params import decode_params, encode_params, jsonable
@@ -155,6 +156,7 @@ class Forecaster:
         self._check_fitted()
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ModelError(f"horizon must be a whole number of steps >= 1, got {horizon!r}")
+        check_horizon(int(horizon), self.last_ds_, self.step_, f"horizon={horizon}")  # before any allocation
         levels = frames.parse_quantiles(quantiles)
         yhat, qvals = self._predict(int(horizon), levels)
         n = len(self.ids_)
