@@ -92,6 +92,10 @@ def negative_values(df: pd.DataFrame, cols: Sequence[str]) -> str | None:
 def _check_columns(df: object, required: Sequence[str], name: str, fixes: str = "pandas") -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise FrameError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if repeated:
+        raise FrameError(f"{name}: column(s) {repeated} appear more than once; keep one of each "
+                         "(e.g. df.loc[:, ~df.columns.duplicated()])")
     missing = [c for c in required if c not in df.columns]
     if missing and fixes == "file":
         raise FrameError(f"{name}: missing column(s) {missing}; found {list(df.columns)}. The file needs the columns "
@@ -385,7 +389,10 @@ def parse_quantiles(value: str | float | Iterable[float]) -> list[float]:
     elif isinstance(value, (int, float)):
         items = [value]
     else:
-        items = list(value)
+        try:
+            items = list(value)
+        except TypeError:
+            raise FrameError(f"quantiles: expected levels such as 0.5,0.9 or [0.5, 0.9], got {value!r}") from None
     levels = []
     for item in items:
         try:

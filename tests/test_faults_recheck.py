@@ -307,3 +307,47 @@ def get_model_fitted(alias: str, frame: pd.DataFrame):  # noqa: ANN201 - a Forec
     from capforecast.models import get_model
 
     return get_model(alias).fit(frame)
+
+
+# ---------------------------------------------------------------- library calls given the wrong kind of value
+
+
+def _library_faults():  # noqa: ANN202 - (name, call) pairs, built lazily (they need a fitted forecast)
+    import numpy as np
+
+    from capforecast import frames
+    from capforecast.emit import write_overlay, write_plan_json
+    from capforecast.evaluation import conformalize, cross_validation
+    from capforecast.ingest.chunks import plan_chunks
+    from capforecast.models import get_model
+    from capforecast.planning import parse_pools, plan_capacity
+
+    ds = pd.date_range("2026-01-01", periods=72, freq="h", tz="UTC")
+    good = pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.arange(72.0) % 24})
+    fc = get_model("naive").fit(good).predict(6, quantiles=[0.5, 0.9])
+    pools = parse_pools({"pools": [{"name": "a", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 4,
+                                    "lead_time": "15m", "quantile": 0.9}]})
+    return [
+        ("a frame with a repeated column", lambda: frames.validate(pd.concat([good, good[["y"]]], axis=1))),
+        ("quantiles=None", lambda: frames.parse_quantiles(None)),
+        ("plan_capacity(state={'a': 'many'})", lambda: plan_capacity(fc, pools, state={"a": "many"})),
+        ("plan_capacity(state=[1])", lambda: plan_capacity(fc, pools, state=[1])),
+        ("plan_capacity(pools=[1])", lambda: plan_capacity(fc, [1])),
+        ("plan_capacity(history='x')", lambda: plan_capacity(fc, pools, history="x")),
+        ("cross_validation(models=None)", lambda: cross_validation(good, None, h=6, progress=False)),
+        ("cross_validation(models=3)", lambda: cross_validation(good, 3, h=6, progress=False)),
+        ("cross_validation(n_jobs=0)", lambda: cross_validation(good, ["naive"], h=6, n_jobs=0, progress=False)),
+        ("conformalize(backtest=None)", lambda: conformalize(fc, None)),
+        ("write_overlay(None)", lambda: write_overlay(None, pools, "ov")),
+        ("write_plan_json(None)", lambda: write_plan_json(None, pools, "pj")),
+        ("plan_chunks(max_points='a')", lambda: plan_chunks(0, 10, 1, max_points="a")),
+    ]
+
+
+def test_library_calls_with_the_wrong_kind_of_value_raise_capforecast_errors(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, call in _library_faults():
+        with pytest.raises(CapforecastError) as err:
+            call()
+        assert str(err.value), name
+    assert list(tmp_path.iterdir()) == []  # nothing written on the way

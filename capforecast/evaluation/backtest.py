@@ -67,6 +67,9 @@ def resolve_models(models: Any) -> dict[str, Forecaster]:
     """Turn aliases, models or ``{name: alias-or-model}`` into ``{name: unfitted model}``."""
     from capforecast.models.base import Forecaster
 
+    if not isinstance(models, (str, Mapping, Iterable)):
+        raise ConfigError(f"models: expected aliases such as ['seasonal_naive', 'gbm'], models or a mapping, got "
+                          f"{models!r}")
     items = list(models.items()) if isinstance(models, Mapping) else [(None, m) for m in models]
     if isinstance(models, str):
         items = [(None, m.strip()) for m in models.split(",") if m.strip()]
@@ -176,6 +179,8 @@ def cross_validation(
     every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit", options)
     levels = frames.parse_quantiles(quantiles)
     named = resolve_models(models)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ConfigError(f"n_jobs must be a non-zero whole number (-1: every core), got {n_jobs!r}")
 
     frame = frame.reset_index(drop=True)
     pos = frame.groupby("unique_id", sort=False).cumcount()

@@ -52,8 +52,8 @@ def plan_chunks(first_ms: int, last_ms: int, step_ms: int, max_points: int = MAX
     >>> plan_chunks(0, 9, 1, max_points=4)
     [(0, 3), (4, 7), (8, 9)]
     """
-    if max_points < 1:
-        raise IngestError(f"max_points must be at least 1, got {max_points}")
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise IngestError(f"max_points must be a whole number >= 1, got {max_points!r}")
     chunks = []
     span = (max_points - 1) * step_ms
     lo = first_ms

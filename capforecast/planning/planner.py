@@ -308,6 +308,12 @@ def plan_capacity(
         fc = fc[fc["ds"] >= t_now]
         if fc.empty:
             raise PlanningError(f"every forecast step is before now={t_now}; forecast again from now on")
+    if not all(isinstance(p, PoolSpec) for p in pools):
+        raise PlanningError("pools must be PoolSpec objects; read them with load_pools(path) or parse_pools(data)")
+    if state is not None and not isinstance(state, Mapping):
+        raise PlanningError(f"state must map pool names to their current nodes, e.g. {{'a100': 6}}; got {state!r}")
+    if history is not None:
+        frames.validate(history, name="history")
     state = dict(state or {})
     unknown = set(state) - {p.name for p in pools}
     if unknown:
@@ -322,7 +328,8 @@ def plan_capacity(
             parts.append(_fallback(pool, grid, history))
             continue
         cur = state.get(pool.name)
-        if cur is not None and (isinstance(cur, bool) or not float(cur).is_integer() or cur < 0):
+        if cur is not None and (isinstance(cur, bool) or not isinstance(cur, (int, float, np.number))
+                                or not float(cur).is_integer() or cur < 0):
             raise PlanningError(f"state for pool {pool.name!r} is {cur!r}; give the current node count (>= 0)")
         pstep = pd.Series(rows["ds"]).diff().min() if len(rows) > 1 else step
         parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep,
