@@ -351,3 +351,22 @@ def test_library_calls_with_the_wrong_kind_of_value_raise_capforecast_errors(tmp
             call()
         assert str(err.value), name
     assert list(tmp_path.iterdir()) == []  # nothing written on the way
+
+
+# ---------------------------------------------------------------- an absurd forecast is capped, not wrapped around
+
+
+def test_a_forecast_of_1e300_gpus_plans_max_nodes_capped_not_min_nodes() -> None:
+    import warnings
+
+    from capforecast.planning import parse_pools, plan_capacity
+
+    ds = pd.date_range("2026-05-01", periods=4, freq="h", tz="UTC")
+    fc = pd.DataFrame({"unique_id": "a", "ds": ds, "model": "m", "yhat": 1e300, "p50": 1e300, "p90": 1e300})
+    pools = parse_pools({"pools": [{"name": "a", "gpus_per_node": 8, "min_nodes": 2, "max_nodes": 12,
+                                    "lead_time": "15m", "quantile": 0.9}]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "invalid value encountered in cast" was the only sign
+        plan = plan_capacity(fc, pools)
+    assert (plan["nodes"] == 12).all() and plan["capped"].all(), plan[["nodes", "wanted_nodes", "reason"]]
+    assert plan["reason"].str.contains("p90 1e+300 GPU").all()

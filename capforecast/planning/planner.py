@@ -43,8 +43,14 @@ _EXTRA = ("rule", "quantile", "demand_q", "expected", "wanted_nodes", "capped", 
 _EPS = 1e-9
 
 
+#: More nodes than any pool holds; a larger need (a forecast of 1e300 GPUs) is counted as this many, so it stays
+#: above max_nodes (capped, and reported) instead of wrapping around int64 to a negative count (min_nodes).
+_MANY_NODES = 2**53
+
+
 def _nodes_for(gpus: np.ndarray, pool: PoolSpec) -> np.ndarray:
-    return np.ceil(np.maximum(gpus, 0.0) / pool.gpus_per_node - _EPS).astype(np.int64)
+    nodes = np.ceil(np.maximum(gpus, 0.0) / pool.gpus_per_node - _EPS)
+    return np.minimum(nodes, _MANY_NODES).astype(np.int64)
 
 
 def static_nodes(history: pd.DataFrame, pool: PoolSpec, *, days: float = 14) -> int:
@@ -131,7 +137,8 @@ def _plan_pool(
     q_txt = f"{col}"
     hr = f" +{pool.headroom:.0%}" if pool.headroom else ""
     for i in range(len(ds)):
-        base = f"{q_txt} {demand[i]:.1f} GPU{hr} -> {wanted[i]} nodes"
+        gpus = f"{demand[i]:.1f}" if abs(demand[i]) < 1e6 else f"{demand[i]:.3g}"  # not 300 digits for 1e300
+        base = f"{q_txt} {gpus} GPU{hr} -> {wanted[i]} nodes"
         r = rule[i]
         if r == "forecast":
             text = base
