@@ -55,18 +55,22 @@ def _listed(folder: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
-def _recorded(path: Path, top: Path | None = None) -> bool:
-    """Whether ``path`` (a file) is listed unchanged in the manifest of its folder or of one above (to ``top``)."""
-    sha = None
+def _entry(path: Path, top: Path | None = None) -> bool | None:
+    """Whether ``path`` (a file) is unchanged since capforecast listed it in the manifest of its folder or of one
+    above (to ``top``); None when no manifest lists it."""
     for folder in path.parents:
         listed = _listed(folder)
         rel = path.relative_to(folder).as_posix()
         if rel in listed:
-            sha = sha or _sha256(path)
-            return listed[rel] == sha
+            return listed[rel] == _sha256(path)
         if top is not None and folder == top:
             break
-    return False
+    return None
+
+
+def _recorded(path: Path, top: Path | None = None) -> bool:
+    """Whether ``path`` (a file) is listed unchanged in the manifest of its folder or of one above (to ``top``)."""
+    return bool(_entry(path, top))
 
 
 def mark_folder(folder: str | os.PathLike[str]) -> None:
@@ -129,7 +133,10 @@ def check_folder(path: str | os.PathLike[str], legacy: Legacy | None = None) -> 
     target = Path(path)
     if not os.path.lexists(target):
         return
-    if target.is_symlink() or not target.is_dir():
+    if target.is_symlink():
+        raise OutputError(f"{target} is a symlink (to {os.readlink(target)}), where capforecast writes a folder; "
+                          f"{_FIX}")
+    if not target.is_dir():
         raise OutputError(f"{target} is a file, where capforecast writes a folder; {_FIX}")
     bad = _foreign(target, legacy)
     if bad == target:
@@ -157,8 +164,11 @@ def check_file(path: str | os.PathLike[str], new: str | os.PathLike[str] | None 
         return
     if target.is_dir() and not target.is_symlink():
         raise OutputError(f"{target} is a folder, where capforecast writes a file; {_FIX}")
-    if target.is_file() and _recorded(target):
+    entry = _entry(target) if target.is_file() and not target.is_symlink() else None
+    if entry:
         return
+    if entry is False:  # listed, then edited: the first-line rule is for files from before manifests only
+        raise OutputError(f"{target} was changed since capforecast wrote it, so it is not replaced; {_FIX}")
     line = _first_line(target) if target.is_file() and not target.is_symlink() else b""
     try:
         text = line.decode("utf-8")
@@ -166,7 +176,10 @@ def check_file(path: str | os.PathLike[str], new: str | os.PathLike[str] | None 
         text = ""
     if "\0" not in text and any(c.isalpha() for c in text) and (new is None or line == _first_line(Path(new))):
         return
-    raise OutputError(f"{target} exists and was not written by capforecast, so it is not replaced; {_FIX}")
+    manifest = target.parent / MANIFEST
+    why = (f" (its folder's {MANIFEST} cannot be read: edited or corrupt)"
+           if manifest.exists() and not _listed(target.parent) else "")
+    raise OutputError(f"{target} exists and was not written by capforecast{why}, so it is not replaced; {_FIX}")
 
 
 def precheck(out: str | os.PathLike[str], names: Iterable[str], folders: Collection[str] = ()) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from capforecast.errors import ConfigError
 
-__all__ = ["DURATION_FORMS", "format_duration", "parse_duration", "parse_time"]
+__all__ = ["DURATION_FORMS", "check_horizon", "format_duration", "parse_duration", "parse_time"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -67,9 +67,11 @@ def parse_duration(
 
 def _seconds(seconds: float, value: object, name: str) -> pd.Timedelta:
     try:
-        return pd.Timedelta(seconds=seconds)
-    except (OverflowError, ValueError):  # beyond pandas' ~292 years
-        raise ConfigError(f"{name}: {value!r} is too long a duration; write e.g. {DURATION_FORMS}") from None
+        # in nanoseconds, as every time capforecast adds it to is: a coarser Timedelta holds more, then overflows
+        return pd.Timedelta(seconds=seconds).as_unit("ns")
+    except (OverflowError, ValueError):  # beyond pandas' ~292 years (OutOfBoundsTimedelta is a ValueError)
+        raise ConfigError(f"{name}: {value!r} is too long a duration (at most about 292 years); write e.g. "
+                          f"{DURATION_FORMS}") from None
 
 
 def _parse_text(value: str, name: str) -> pd.Timedelta:
@@ -144,3 +146,17 @@ def parse_time(value: str | int | float | pd.Timestamp | _dt.datetime, *, name: 
     if ts is pd.NaT:
         raise ConfigError(f"{name}: {value!r} is not a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def check_horizon(horizon: int, last: object, step: pd.Timedelta, name: str, *, example: str = "horizon=48") -> None:
+    """Raise :class:`ConfigError` if ``horizon`` steps of ``step`` after ``last`` (the end of the data: a time or
+    the times of each series) pass the latest time pandas can hold (about the year 2262).
+
+    ``name`` is the argument as the caller wrote it (``--horizon 100000000``), ``example`` a fix in its spelling.
+    Checked before any fit or forecast: such a forecast could never be written, and would first fill the memory.
+    """
+    end = pd.Series(last).max()
+    most = int((pd.Timestamp.max.tz_localize("UTC") - end) // step)
+    if horizon > most:
+        raise ConfigError(f"{name} is too far ahead: at most {most} steps of {format_duration(step)} fit after "
+                          f"{end:%Y-%m-%d %H:%M} UTC (times end in {pd.Timestamp.max.year}); e.g. {example}")

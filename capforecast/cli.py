@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from capforecast.errors import CapforecastError
 
@@ -29,11 +30,20 @@ EXIT_INTERRUPTED = 130
 COMMANDS = ("demo", "sample", "ingest", "train", "forecast", "backtest", "simulate", "plan", "nightly")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one line like every other error (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):  # e.g. --horizon -2h: argparse took -2h for an option
+            message += " (write a value that starts with '-' as --option=VALUE)"
+        self.exit(EXIT_USAGE, f"capforecast: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available sub-command registered."""
     from capforecast import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="capforecast",
         description=(
             "Forecast GPU demand and plan Kubernetes node pre-reservations ahead of it. "
@@ -64,8 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from capforecast import _reported
+
     try:
-        return int(args.func(args) or EXIT_OK)
+        with _reported.once():  # a data warning (negative demand) is said once, not by every stage
+            return int(args.func(args) or EXIT_OK)
     except CapforecastError as exc:
         print(f"capforecast: error: {one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR

@@ -92,6 +92,10 @@ def negative_values(df: pd.DataFrame, cols: Sequence[str]) -> str | None:
 def _check_columns(df: object, required: Sequence[str], name: str, fixes: str = "pandas") -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise FrameError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if repeated:
+        raise FrameError(f"{name}: column(s) {repeated} appear more than once; keep one of each "
+                         "(e.g. df.loc[:, ~df.columns.duplicated()])")
     missing = [c for c in required if c not in df.columns]
     if missing and fixes == "file":
         raise FrameError(f"{name}: missing column(s) {missing}; found {list(df.columns)}. The file needs the columns "
@@ -232,11 +236,22 @@ def validate(df: pd.DataFrame, *, name: str = "series frame", fixes: str = "pand
     _check_ids_and_times(df, name)
     _check_values(df, [c for c in df.columns if c not in ("unique_id", "ds")], name, fixes)
     _check_order_and_steps(df, name, fixes)
-    negative = negative_values(df, ["y"])
+    negative = _fresh_negative(df, ["y"], "y")
     if negative:
         logger.warning("%s: y is negative in %s; demand cannot be negative: check the source (a counter "
                        "needs rate(), a difference can go below 0)", name, negative)
     return df
+
+
+def _fresh_negative(df: pd.DataFrame, cols: Sequence[str], kind: str) -> str | None:
+    """:func:`negative_values` of the series not yet warned about in this run (see ``capforecast._reported``)."""
+    from capforecast import _reported
+
+    neg = (df[list(cols)].to_numpy(dtype=float) < 0).any(axis=1)
+    if not neg.any():
+        return None
+    ids = _reported.fresh(kind, df.loc[neg, "unique_id"].astype(str))
+    return negative_values(df[df["unique_id"].astype(str).isin(ids)], cols) if ids else None
 
 
 def _series_steps(df: pd.DataFrame) -> pd.Series:
@@ -374,7 +389,10 @@ def parse_quantiles(value: str | float | Iterable[float]) -> list[float]:
     elif isinstance(value, (int, float)):
         items = [value]
     else:
-        items = list(value)
+        try:
+            items = list(value)
+        except TypeError:
+            raise FrameError(f"quantiles: expected levels such as 0.5,0.9 or [0.5, 0.9], got {value!r}") from None
     levels = []
     for item in items:
         try:
@@ -435,7 +453,7 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: 
     dup = df.duplicated(["unique_id", "ds", "model"], keep=False).to_numpy()
     if dup.any():
         raise FrameError(f"{name}: duplicate (unique_id, ds, model) rows: {_rows(df, dup)}")
-    negative = negative_values(df, ["yhat", *qcols])
+    negative = _fresh_negative(df, ["yhat", *qcols], "forecast")
     if negative:
         logger.warning("%s: yhat or a quantile is negative in %s; models forecast negative demand only from "
                        "negative history: check its source", name, negative)

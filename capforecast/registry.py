@@ -45,7 +45,8 @@ from capforecast._io import make_temp_dir, write_text
 from capforecast.errors import ModelError
 from capforecast.models.base import Forecaster, jsonable, load_model
 
-__all__ = ["DEFAULT_ROOT", "list_models", "load", "load_metadata", "promote", "resolve", "save", "versions"]
+__all__ = ["DEFAULT_ROOT", "check_promotable", "list_models", "load", "load_metadata", "promote", "resolve", "save",
+           "versions"]
 
 DEFAULT_ROOT = "models"
 _META = "registry.json"
@@ -240,11 +241,17 @@ def load(name: str, version: str = "latest", root: str | os.PathLike[str] = DEFA
 def promote(name: str, version: str, root: str | os.PathLike[str] = DEFAULT_ROOT) -> None:
     """Make ``version`` the champion of ``name`` (what ``load(name, 'champion')`` returns)."""
     resolved = resolve(name, version, root)
-    pointer = Path(root) / name / _CHAMPION
+    check_promotable(name, root)
+    write_text(Path(root) / name / _CHAMPION, resolved + "\n")
+
+
+def check_promotable(name: str, root: str | os.PathLike[str] = DEFAULT_ROOT) -> None:
+    """Raise :class:`ModelError` if ``name``'s champion pointer is something :func:`promote` must not replace
+    (a file or folder capforecast did not write); call it before training a model that is to be promoted."""
+    pointer = Path(root) / _check_name(name) / _CHAMPION
     if os.path.lexists(pointer) and not (pointer.is_file() and _VERSION_RE.match(_read_pointer(pointer))):
         raise ModelError(f"registry: {pointer} was not written by capforecast (a champion pointer holds one line "
                          "such as v0003), so it is not replaced; move it away and promote again")
-    write_text(pointer, resolved + "\n")
 
 
 def _read_pointer(path: Path) -> str:

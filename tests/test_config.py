@@ -97,6 +97,10 @@ def test_url_is_overridden_by_the_environment() -> None:
         ("forecast", {"quantiles": [0.5, 1.5]}, ["forecast.quantiles", "between 0 and 1"]),
         ("output.keep_runs", -1, ["output.keep_runs", ">= 1"]),
         ("surprise", 1, ["surprise", "unknown key"]),
+        # a span past pandas' last time, or a parameter the model does not take: --check says so, not the run
+        ("forecast", {"horizon": "100000d"}, ["forecast.horizon", "too far ahead (times end in 2262)"]),
+        ("models", {"params": {"seasonal_naive": {"foo": 1}}},
+         ["models.params.seasonal_naive.foo", "has no such parameter; valid: season"]),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path: str, value: object, words: list[str]) -> None:

@@ -77,3 +77,34 @@ def test_plan_command_refuses_a_negative_forecast_in_one_line_and_writes_nothing
     errors = [line for line in done.stderr.splitlines() if line.startswith("capforecast: error:")]
     assert len(errors) == 1 and "negative quantiles in 1 series: b (6 rows" in errors[0], done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["forecast", "--model", "seasonal_naive", "--horizon", "6", "--out", "fc.csv"],
+    ["backtest", "--models", "seasonal_naive,naive", "--horizon", "6", "--windows", "3", "--no-plot",
+     "--no-progress", "--out", "bt.csv"],
+    ["train", "--model", "seasonal_naive", "--registry", "models"],
+])
+def test_negative_demand_is_warned_once_per_cli_run(tmp_path: Path, command: list[str]) -> None:
+    y = np.full(72, 5.0)
+    y[[3, 4, 40]] = -2.0
+    series(y).to_csv(tmp_path / "gpus.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "capforecast.cli", command[0], "--input", "gpus.csv",
+                           *command[1:]], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "y is negative" in line]
+    assert warned == [warned[0]] and warned[0].startswith("gpus.csv: y is negative in 1 series: b (3 rows"), \
+        done.stderr
+
+
+def test_a_backtest_warns_once_about_the_frame_not_once_per_window(caplog) -> None:
+    from capforecast.evaluation.backtest import cross_validation
+
+    y = np.full(72, 5.0)
+    y[[3, 4]] = -2.0
+    with caplog.at_level(logging.WARNING, logger="capforecast.frames"):
+        cross_validation(series(y), ["naive", "seasonal_naive"], h=6, n_windows=3, progress=False)
+        cross_validation(series(y), ["naive"], h=6, n_windows=2, progress=False)  # a second call warns again
+    warned = [r.getMessage() for r in caplog.records if "y is negative" in r.getMessage()]
+    assert len(warned) == 2 and all("b (2 rows" in w for w in warned), warned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -199,7 +200,7 @@ def test_train_does_not_replace_a_champion_file_it_did_not_write(inputs, tmp_pat
     assert pointer.read_text() == "my notes about the champion\n"
     pointer.unlink()
     assert main([*argv, "--promote"]) == 0 and main([*argv, "--promote"]) == 0  # its own pointer is replaced
-    assert pointer.read_text() == "v0003\n"
+    assert pointer.read_text() == "v0002\n"  # the refused run saved no version
 
 
 # ---------------------------------------------------------------- defect 4: write faults are one line
@@ -282,10 +283,16 @@ def test_a_stale_plan_csv_in_out_is_ignored_as_previous_and_named_with_the_fix(i
     stale = out / "plan.csv"
     stale.write_text("unique_id,ds,gpus\na,2026-05-01T00:00:00Z,3\n")
     before = snapshot(out)
+    assert plan(inputs) == 1  # edited since capforecast wrote it: refused before any work, nothing read
+    assert f"{stale} was changed since capforecast wrote it" in error_line(capsys)
+    assert snapshot(out) == before
+    manifest = out / ".capforecast-manifest.json"  # plan.csv as from before manifests: read, warned about, refused
+    doc = json.loads(manifest.read_text())
+    del doc["files"]["plan.csv"]
+    manifest.write_text(json.dumps(doc))
     assert plan(inputs) == 1
     assert any("not comparing with" in r.getMessage() for r in caplog.records)
     assert str(stale) in error_line(capsys)
-    assert snapshot(out) == before
     stale.unlink()
     assert plan(inputs) == 0  # the fix the message names
 

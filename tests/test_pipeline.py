@@ -196,6 +196,48 @@ def test_a_corrupt_registry_entry_is_reported_and_replaced(prom: PrometheusServe
     assert os.readlink(cfg.output.dir / "latest") == "runs/2026-05-22"
 
 
+@pytest.mark.parametrize("edit", ["nodes", "text"])
+def test_a_hand_edited_previous_plan_is_a_warning_and_the_run_plans_without_it(
+    prom: PrometheusServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, edit: str
+) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    run_nightly(cfg, now=DAY1)
+    plan = cfg.output.latest / "plan.csv"
+    old = pd.read_csv(plan)
+    # read by the same check as 'plan --previous-plan': no 'nodes' column, or nodes that are not whole numbers
+    (old.drop(columns="nodes") if edit == "nodes" else old.assign(nodes="many")).to_csv(plan, index=False)
+    with caplog.at_level("WARNING", logger="capforecast"):
+        assert run_nightly(cfg, now=DAY2 - pd.Timedelta("1h")).status == "success"
+    assert any(f"not planning from the previous plan {plan}: {plan} is not a plan" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_foreign_champion_pointer_stops_the_run_before_any_work(prom: PrometheusServer, tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    pointer = cfg.output.registry / "h100" / "CHAMPION"
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("my notes: h100 is pinned to the March model\n")
+    before = snapshot(cfg.output.dir)
+    with pytest.raises(CapforecastError, match=r"h100/CHAMPION was not written by capforecast"):
+        run_nightly(cfg, now=DAY1)
+    assert snapshot(cfg.output.dir) == before  # no run, no latest, no saved version
+
+
+@pytest.mark.parametrize("content", [b"{half a summary", b"[1, 2]", b"\xff\xfe binary"])
+def test_an_unreadable_run_json_of_a_finished_day_is_one_error_naming_the_fix(
+    prom: PrometheusServer, tmp_path: Path, content: bytes
+) -> None:
+    cfg = load_config(write_config(tmp_path, prom.url))
+    run_nightly(cfg, now=DAY1)
+    summary = cfg.output.runs_dir / "2026-05-21" / "run.json"
+    summary.write_bytes(content)
+    before = snapshot(cfg.output.dir)
+    with pytest.raises(CapforecastError, match=r"run\.json cannot be read .*; move .*2026-05-21 away, or run again "
+                                               r"with --force"):
+        run_nightly(cfg, now=DAY1 + pd.Timedelta("2h"))  # the same day: the finished run would be reused
+    assert snapshot(cfg.output.dir) == before
+
+
 def test_the_previous_champion_stays_unless_beaten_and_the_run_says_so(prom: PrometheusServer, tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path, prom.url, models={"candidates": ["naive"]}))
     run_nightly(cfg, now=DAY1)

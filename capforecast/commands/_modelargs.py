@@ -67,15 +67,8 @@ def print_selection(model: object) -> None:
         print(report().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def check_horizon(model: Any, horizon: int, option: str) -> None:
-    """Raise :class:`~capforecast.errors.ConfigError` if ``horizon`` steps after the end of the model's data
-    pass the latest time pandas can hold (about the year 2262)."""
-    import pandas as pd
+def check_horizon(horizon: int, last: Any, step: Any, option: str) -> None:
+    """The library's :func:`capforecast._units.check_horizon`, its fix spelled as the command line's flag."""
+    from capforecast._units import check_horizon as check
 
-    from capforecast.errors import ConfigError
-
-    last = pd.Series(model.last_ds_).max()
-    most = int((pd.Timestamp.max.tz_localize("UTC") - last) // model.step_)
-    if horizon > most:
-        raise ConfigError(f"{option} is too far ahead: at most {most} steps of {model.step_} fit after {last} "
-                          f"(times end in {pd.Timestamp.max.year}); e.g. --horizon 48")
+    check(horizon, last, step, option, example="--horizon 48")

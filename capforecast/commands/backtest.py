@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     models = {a: get_model(a, horizon=h) if a == "auto" else get_model(a) for a in dict.fromkeys(aliases)}
     bt = cross_validation(frame, models, h=h, n_windows=args.windows, step_size=args.step_size,
                           refit=True if args.refit == 1 else args.refit, quantiles=args.quantiles,
-                          n_jobs=args.jobs, progress=not args.no_progress)
+                          n_jobs=args.jobs, progress=not args.no_progress,
+                          options={"h": "--horizon", "n_windows": "--windows", "step_size": "--step-size",
+                                   "refit": "--refit"})
     for name, message in bt.failures.items():
         logger.warning("model %s failed: %s", name, message)
     if bt.scores.empty:

@@ -40,12 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from capforecast import frames
     from capforecast._io import write_frame
     from capforecast._owned import check_not_inputs, outputs, precheck
-    from capforecast._units import parse_duration
+    from capforecast._units import format_duration, parse_duration
     from capforecast.commands._modelargs import check_horizon
     from capforecast.commands.sample import write_sample_into
     from capforecast.emit import write_overlay, write_report
+    from capforecast.errors import ConfigError
+    from capforecast.ingest.sample import make_sample
     from capforecast.models import get_model
     from capforecast.planning import load_pools, plan_capacity
 
@@ -54,20 +57,26 @@ def run(args: argparse.Namespace) -> int:
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input or DEFAULT_INPUT,
                                                          "--pools": args.pools or DEFAULT_POOLS})
     precheck(out, OUTPUTS, folders=("k8s", "report"))
-    if args.input is None and not DEFAULT_INPUT.is_file():
+    # every flag is checked before any work: nothing generated, read or fitted for a run that cannot finish
+    model = get_model(args.model)
+    span = parse_duration(args.horizon, name="--horizon")
+    pools = load_pools(args.pools) if args.pools else None
+    generate = args.input is None and not DEFAULT_INPUT.is_file()
+    # the sample about to be generated is checked in memory: a run that stops leaves no data/sample behind
+    frame = make_sample() if generate else read_input(args, str(args.input or DEFAULT_INPUT))
+    step = frames.infer_step(frame)
+    horizon = int(span / step)
+    if horizon < 1:
+        raise ConfigError(f"--horizon {args.horizon} is shorter than one step ({format_duration(step)} in "
+                          f"{args.input or DEFAULT_INPUT}); give e.g. 24h")
+    check_horizon(horizon, frame["ds"], step, f"--horizon {args.horizon}")
+    if generate:
         logger.info("%s not found: generating the sample into data/sample/", DEFAULT_INPUT)
         write_sample_into(DEFAULT_INPUT.parent)
-    frame = read_input(args, str(args.input or DEFAULT_INPUT))
-    pools = load_pools(args.pools or DEFAULT_POOLS)
+        frame = read_input(args, str(DEFAULT_INPUT))
+    pools = pools or load_pools(DEFAULT_POOLS)
 
-    model = get_model(args.model)
     model.fit(frame)
-    horizon = int(parse_duration(args.horizon, name="--horizon") / model.step_)
-    if horizon < 1:
-        from capforecast.errors import ConfigError
-
-        raise ConfigError(f"--horizon {args.horizon} is shorter than one step ({model.step_}); give e.g. 24h")
-    check_horizon(model, horizon, f"--horizon {args.horizon}")
     levels = sorted({0.5, 0.9, *(p.service_quantile for p in pools)})
     forecast = model.predict(horizon, quantiles=levels)
     plan = plan_capacity(forecast, pools)

@@ -57,7 +57,7 @@ def _check_learned_horizon(model, horizon: int, fix: str) -> None:  # noqa: ANN0
     from capforecast.errors import ConfigError
 
     learned = model.get_params().get("horizon") if model.alias in ("gbm", "lstm") else None
-    if learned and horizon > int(learned):
+    if isinstance(learned, int) and 1 <= learned < horizon:  # a wrong horizon: the model's own check says so
         raise ConfigError(f"--horizon {horizon}: this {model.alias} model forecasts at most {learned} steps; {fix}, "
                           f"or use --horizon {learned} or less")
 
@@ -97,9 +97,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--input is required unless --registry names a trained model; e.g. --input demand.csv")
         model = build_model(args, args.horizon)
         _check_learned_horizon(model, args.horizon, f"drop --param horizon or use --param horizon={args.horizon}")
-        model.fit(read_input(args, args.input))
+        frame = read_input(args, args.input)
+        check_horizon(args.horizon, frame["ds"], frames.infer_step(frame), f"--horizon {args.horizon}")  # before fit
+        model.fit(frame)
         print_selection(model)
-    check_horizon(model, args.horizon, f"--horizon {args.horizon}")
+    check_horizon(args.horizon, model.last_ds_, model.step_, f"--horizon {args.horizon}")
     forecast = model.predict(args.horizon, quantiles=levels)
     with outputs(out.parent, [out.name]) as stage:  # replaces only a file capforecast wrote
         write_frame(forecast, stage / out.name)

@@ -57,53 +57,16 @@ def _parse_state(text: str | None) -> dict[str, int]:
     return state
 
 
-def _read_frame(path: str, what: str):  # noqa: ANN202 - returns a DataFrame
-    import pandas as pd
-
-    from capforecast.errors import FrameError
-    from capforecast.ingest.files import read_table
-
-    df = read_table(path)
-    if "ds" not in df.columns:
-        raise FrameError(f"{path}: no 'ds' column in this {what}; the file has {list(df.columns)}")
-    try:
-        df["ds"] = pd.to_datetime(df["ds"], utc=True)
-    except (ValueError, TypeError):
-        raise FrameError(f"{path}: column 'ds' has values that are not times; write RFC 3339 such as "
-                         "2026-05-01T00:00:00Z") from None
-    if "unique_id" in df.columns:
-        df["unique_id"] = df["unique_id"].astype(str)
-    return df
-
-
-def _check_plan(df, path: Path):  # noqa: ANN001, ANN202 - DataFrame in and out
-    """A previous plan, checked: ``unique_id``, ``ds`` and whole, non-negative ``nodes``."""
-    import numpy as np
-    import pandas as pd
-
-    from capforecast.errors import PlanningError
-
-    missing = [c for c in ("unique_id", "ds", "nodes") if c not in df.columns]
-    if missing:
-        raise PlanningError(f"{path} is not a plan: column(s) {missing} missing (it has {list(df.columns)[:8]})")
-    nodes = pd.to_numeric(df["nodes"], errors="coerce").to_numpy(dtype="float64")
-    bad = ~np.isfinite(nodes) | (nodes < 0) | (nodes != np.round(nodes))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise PlanningError(f"{path} is not a plan: 'nodes' must be whole numbers >= 0, line {i + 2} has "
-                            f"{df['nodes'].iloc[i]!r}")
-    return df.assign(nodes=nodes.astype("int64"))
-
-
 def _previous(args: argparse.Namespace, out: Path):  # noqa: ANN202 - DataFrame or None
     """The plan to compare against: --previous-plan (must be a plan), else OUT/plan.csv if it is one."""
     from capforecast.cli import one_line
     from capforecast.errors import CapforecastError, PlanningError
+    from capforecast.planning.plan_file import read_plan
 
     if args.previous_plan:
         path = Path(args.previous_plan)
         try:
-            return _check_plan(_read_frame(str(path), "plan"), path)
+            return read_plan(path)
         except CapforecastError as exc:
             raise PlanningError(f"--previous-plan: {one_line(str(exc))}; pass a plan.csv written by "
                                 "'capforecast plan', or leave --previous-plan out") from None
@@ -111,7 +74,7 @@ def _previous(args: argparse.Namespace, out: Path):  # noqa: ANN202 - DataFrame 
     if not path.is_file():
         return None
     try:
-        return _check_plan(_read_frame(str(path), "plan"), path)
+        return read_plan(path)
     except CapforecastError as exc:
         logger.warning("not comparing with %s: %s", path, one_line(str(exc)))
         return None
@@ -126,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from capforecast._owned import check_not_inputs, outputs, precheck
     from capforecast.emit import write_overlay, write_plan_json, write_report
     from capforecast.planning import load_pools, plan_capacity
+    from capforecast.planning.plan_file import read_timed_frame
 
     out = Path(args.out)
     inputs = {"--forecast": args.forecast, "--pools": args.pools, "--history": args.history}
@@ -135,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     precheck(out, OUTPUTS, folders=("k8s", "report"))
     pools = load_pools(args.pools)
     state = _parse_state(args.state)
-    forecast = frames.validate_forecast(_read_frame(args.forecast, "forecast frame"), name=args.forecast, fixes="file")
+    forecast = frames.validate_forecast(read_timed_frame(args.forecast, "forecast frame"), name=args.forecast,
+                                        fixes="file")
     history = read_input(args, args.history) if args.history else None
     previous = _previous(args, out)
 

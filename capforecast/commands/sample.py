@@ -14,8 +14,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "weekly seasonality, growth, bursts, scrape gaps and an outage) that 'capforecast demo' uses.",
     )
     parser.add_argument("--out", default="data/sample", help="output folder (default: data/sample)")
-    parser.add_argument("--days", type=int, default=60, help="days of hourly data (default: 60)")
+    parser.add_argument("--days", type=_days, default=60, help="days of hourly data (default: 60)")
     parser.set_defaults(func=run)
+
+
+def _days(text: str) -> int:
+    """``--days``: a whole number >= 1 (argparse turns the error into one line naming the option)."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days >= 1, got {text!r}; e.g. --days 60")
+    return days
 
 
 FILES = ("gpu_usage.csv", "series.csv", "pools.yaml")

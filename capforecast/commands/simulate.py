@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+DAYS_FLAGS = {"test_days": "--test-days", "val_days": "--val-days"}
+
+
 def _check_windows(frame, names: list[str], args: argparse.Namespace) -> None:  # noqa: ANN001 - a DataFrame
     """Fail before any work when a series is too short for the windows, naming the flag to change."""
     from capforecast.planning.simulate import split_windows
@@ -58,7 +61,7 @@ def _check_windows(frame, names: list[str], args: argparse.Namespace) -> None:  
         if len(ds) >= 2:
             step = ds.diff().min()
             split_windows(int((ds.iloc[-1] - ds.iloc[0]) / step) + 1, step, args.test_days, args.val_days,
-                          options={"test_days": "--test-days", "val_days": "--val-days"})
+                          options=DAYS_FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.errors import ConfigError
     from capforecast.models import MODELS
     from capforecast.planning import load_pools
+    from capforecast.planning._decisions import check_days
     from capforecast.planning.baselines import BASELINES
     from capforecast.planning.simulate import ForecastMethod, simulate
 
@@ -75,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [b for b in names if b not in BASELINES]
     if unknown:
         raise ConfigError(f"--baselines: unknown planner(s) {unknown}; choose from {', '.join(BASELINES)}")
-    for opt, value in (("--test-days", args.test_days), ("--val-days", args.val_days)):
-        if not value > 0:
-            raise ConfigError(f"{opt} must be a positive number of days, got {value}; e.g. {opt} 7")
+    check_days(args.test_days, args.val_days, options=DAYS_FLAGS)  # before any work
     if args.model not in MODELS:
         raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
     default = args.model == "seasonal_quantile"

@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--horizon must be >= 1 step, got {args.horizon}; e.g. --horizon 48")
     name = args.name or args.model
     check_not_inputs([Path(args.registry) / name], {"--input": args.input}, flag="--registry")
+    if args.promote:  # before any work: a refused promote must not leave a new version behind
+        registry.check_promotable(name, args.registry)
     frame = read_input(args, args.input)
     model = build_model(args, args.horizon).fit(frame)
     print_selection(model)

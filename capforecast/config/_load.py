@@ -73,6 +73,11 @@ def parse_config(
         ("backtest.step", cfg.backtest.step),
         ("series.history", cfg.series.history),
     ):
+        try:  # a span that overflows pandas' times from today would fail the run itself (times end in 2262)
+            pd.Timestamp.now(tz="UTC") + span
+        except (OverflowError, ValueError):  # OutOfBoundsDatetime is a ValueError
+            raise ConfigError(f"{label}: {key}: {format_duration(span)} is too far ahead (times end in "
+                              f"{pd.Timestamp.max.year}); use a shorter span such as 30d") from None
         if span % cfg.series.step != pd.Timedelta(0):
             raise ConfigError(
                 f"{label}: {key}: must be a whole number of series.step ({format_duration(cfg.series.step)}); "

@@ -187,6 +187,7 @@ class _Reader(_ValueReader):
             self.mapping(p, f"models.params.{alias}")
             if alias not in known:
                 raise self.fail(f"models.params.{alias}", f"unknown model; use one of {known}")
+            self.model_params(str(alias), dict(p))
         imp = m.get("min_improvement", 0.0)
         if isinstance(imp, bool) or not isinstance(imp, (int, float)) or not 0 <= imp < 1:
             raise self.fail("models.min_improvement", f"expected a share in [0, 1) such as 0.02, got {imp!r}")
@@ -196,6 +197,16 @@ class _Reader(_ValueReader):
             min_improvement=float(imp),
             params={str(k): dict(v) for k, v in params.items()},
         )
+
+    def model_params(self, alias: str, params: dict[str, Any]) -> None:
+        """Refuse a parameter the model does not take (``--check`` says so; a run would skip the candidate)."""
+        from capforecast.models import model_class
+
+        takes = model_class(alias)._param_names()  # what build_model checks --param against
+        for key in params:
+            if key not in takes:
+                raise self.fail(f"models.params.{alias}.{key}",
+                                f"model {alias!r} has no such parameter; valid: {', '.join(takes) or '(none)'}")
 
     def backtest(self, value: Any) -> BacktestConfig:
         m = self.mapping(value, "backtest", allowed=("windows", "horizon", "step", "metric"))

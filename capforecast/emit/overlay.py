@@ -49,6 +49,15 @@ _EXTERNAL_PATCH_NOTE = (
 # ------------------------------------------------------------------------------------------------ files
 
 
+def require_plan(plan: object) -> None:
+    """Raise :class:`PlanningError` unless ``plan`` is a frame with a plan's columns (what emitters read)."""
+    if not isinstance(plan, pd.DataFrame):
+        raise PlanningError(f"plan: expected the DataFrame returned by plan_capacity, got {type(plan).__name__}")
+    missing = [c for c in ("unique_id", "ds", "nodes", "gpus", "reason") if c not in plan.columns]
+    if missing:
+        raise PlanningError(f"plan is missing column(s) {missing}; pass the frame returned by plan_capacity")
+
+
 def _dump(objs: Iterable[dict[str, Any]], header: str = "") -> str:
     import yaml
 
@@ -112,9 +121,7 @@ def write_overlay(
     """
     import yaml
 
-    missing = [c for c in ("unique_id", "ds", "nodes", "gpus", "reason") if c not in plan.columns]
-    if missing:
-        raise PlanningError(f"plan is missing column(s) {missing}; pass the frame returned by plan_capacity")
+    require_plan(plan)
     pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
     windows = reservation_windows(plan, pools, align=align)
     ours, external = kube.base_objects(pools)

@@ -22,6 +22,9 @@ def _iso(ts: pd.Timestamp) -> str:
 
 def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str | os.PathLike[str]) -> Path:
     """Write ``out_dir/plan.json`` atomically: ``{"pools": {name: {"steps": [...], "windows": [...]}}}``."""
+    from capforecast.emit.overlay import require_plan
+
+    require_plan(plan)
     pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
     windows = reservation_windows(plan, pools)
     doc: dict[str, dict] = {"pools": {}}

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from capforecast import frames
-from capforecast.errors import CapforecastError, ConfigError
+from capforecast import _reported, frames
+from capforecast.errors import CapforecastError, ConfigError, spell
 from capforecast.evaluation.scoring import score_forecasts
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ def resolve_models(models: Any) -> dict[str, Forecaster]:
     """Turn aliases, models or ``{name: alias-or-model}`` into ``{name: unfitted model}``."""
     from capforecast.models.base import Forecaster
 
+    if not isinstance(models, (str, Mapping, Iterable)):
+        raise ConfigError(f"models: expected aliases such as ['seasonal_naive', 'gbm'], models or a mapping, got "
+                          f"{models!r}")
     items = list(models.items()) if isinstance(models, Mapping) else [(None, m) for m in models]
     if isinstance(models, str):
         items = [(None, m.strip()) for m in models.split(",") if m.strip()]
@@ -130,6 +133,7 @@ def _run_task(
     return name, parts, time.perf_counter() - start
 
 
+@_reported.once()  # the frame's warnings are said once, not again by each window's fit
 def cross_validation(
     df: pd.DataFrame,
     models: Any,
@@ -142,6 +146,7 @@ def cross_validation(
     season: int | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    options: Mapping[str, str] | None = None,
 ) -> Backtest:
     """Backtest ``models`` on ``n_windows`` rolling origins of ``h`` steps each.
 
@@ -160,6 +165,8 @@ def cross_validation(
     season : season length for MASE (default: from the step, 24 for hourly).
     n_jobs : joblib workers over (model, window) fits; 1 runs in this process.
     progress : print one line per finished fit to stderr.
+    options : how the caller spells ``h``, ``n_windows``, ``step_size`` and ``refit`` in the fix an error
+        suggests (the CLI: ``{"h": "--horizon", "n_windows": "--windows", ...}``); default: these keywords.
 
     Returns
     -------
@@ -167,11 +174,13 @@ def cross_validation(
         Forecasts keyed by ``cutoff`` with the actual ``y``, and score tables per model x series.
     """
     frame = frames.regularize(frames.validate(df))
-    h, n_windows = _positive(h, "h"), _positive(n_windows, "n_windows")
-    step_size = h if step_size is None else _positive(step_size, "step_size")
-    every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit")
+    h, n_windows = _positive(h, "h", options), _positive(n_windows, "n_windows", options)
+    step_size = h if step_size is None else _positive(step_size, "step_size", options)
+    every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit", options)
     levels = frames.parse_quantiles(quantiles)
     named = resolve_models(models)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ConfigError(f"n_jobs must be a non-zero whole number (-1: every core), got {n_jobs!r}")
 
     frame = frame.reset_index(drop=True)
     pos = frame.groupby("unique_id", sort=False).cumcount()
@@ -182,7 +191,8 @@ def cross_validation(
         need = h + (n_windows - 1) * step_size + 1
         raise ConfigError(
             f"series {short[:5]} are too short for {n_windows} window(s) of h={h} "
-            f"(need more than {need} steps); lower --windows or --horizon, or drop those series"
+            f"(need more than {need} steps); lower {' or '.join(spell(options, n) for n in ('n_windows', 'h'))}, "
+            "or drop those series"
         )
 
     tasks = []
@@ -197,9 +207,9 @@ def cross_validation(
     return _assemble(frame, pos, bounds, results, failures, seconds, h, season, levels)
 
 
-def _positive(value: Any, name: str) -> int:
+def _positive(value: Any, name: str, options: Mapping[str, str] | None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        raise ConfigError(f"{spell(options, name).rstrip('=') or name} must be a whole number >= 1, got {value!r}")
     return int(value)
 
 
@@ -216,10 +226,13 @@ def _execute(
             print(f"backtest: {done}/{len(tasks)} fits done ({name} took {took:.1f}s, "
                   f"{time.perf_counter() - t0:.0f}s elapsed)", file=sys.stderr, flush=True)
 
+    reported = _reported.seen()  # a worker process does not repeat what this one said about the frame
+
     def safe(task: tuple[Any, ...]) -> tuple[str, Any, float]:
         name, model, trains, horizons, _ = task
         try:
-            return _run_task(name, model, trains, horizons, h, levels)
+            with _reported.once(reported):
+                return _run_task(name, model, trains, horizons, h, levels)
         except CapforecastError as exc:
             return name, exc, 0.0
 

@@ -91,6 +91,9 @@ def conformalize(
     model's); without ``history``, or without any such error, it keeps the forecast's own quantiles.
     """
     frames.validate_forecast(forecast)
+    if not isinstance(backtest, pd.DataFrame):
+        raise FrameError(f"backtest: expected a DataFrame, got {type(backtest).__name__}; pass "
+                         "cross_validation(...).forecasts")
     missing = {"unique_id", "yhat", "y"} - set(backtest.columns)
     if missing:
         raise FrameError(

@@ -52,8 +52,8 @@ def plan_chunks(first_ms: int, last_ms: int, step_ms: int, max_points: int = MAX
     >>> plan_chunks(0, 9, 1, max_points=4)
     [(0, 3), (4, 7), (8, 9)]
     """
-    if max_points < 1:
-        raise IngestError(f"max_points must be at least 1, got {max_points}")
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise IngestError(f"max_points must be a whole number >= 1, got {max_points!r}")
     chunks = []
     span = (max_points - 1) * step_ms
     lo = first_ms
@@ -65,15 +65,25 @@ def plan_chunks(first_ms: int, last_ms: int, step_ms: int, max_points: int = MAX
 
 
 def decode(result: Iterable[dict[str, Any]]) -> list[Decoded]:
-    """Turn Prometheus's ``data.result`` (a matrix) into ``(labels, ts_ms, y)`` arrays, dropping the JSON."""
+    """Turn Prometheus's ``data.result`` (a matrix) into ``(labels, ts_ms, y)`` arrays, dropping the JSON.
+
+    Raises :class:`IngestError` for a result that is not laid out as a matrix (``[{"metric": {...}, "values":
+    [[t, "v"], ...]}, ...]``) or holds a time or value that is not a number.
+    """
     out: list[Decoded] = []
-    for item in result:
-        values = item.get("values") or []
-        n = len(values)
-        ts = np.fromiter((p[0] for p in values), dtype=np.float64, count=n)
-        y = np.array([p[1] for p in values], dtype=np.float64) if n else np.empty(0, dtype=np.float64)
-        labels = tuple(sorted((str(k), str(v)) for k, v in (item.get("metric") or {}).items()))
-        out.append((labels, np.rint(ts * 1000).astype(np.int64), y))
+    try:
+        for item in result:
+            values = item.get("values") or []
+            n = len(values)
+            ts = np.fromiter((float(p[0]) for p in values), dtype=np.float64, count=n)
+            y = np.array([float(p[1]) for p in values], dtype=np.float64) if n else np.empty(0, dtype=np.float64)
+            labels = tuple(sorted((str(k), str(v)) for k, v in (item.get("metric") or {}).items()))
+            if not np.isfinite(ts).all():
+                raise ValueError("a time that is not finite")
+            out.append((labels, np.rint(ts * 1000).astype(np.int64), y))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise IngestError(f"the answer is not a matrix of [time, \"value\"] pairs ({type(exc).__name__}: "
+                          f"{str(exc)[:120]})") from None
     return out
 
 

@@ -285,12 +285,19 @@ def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
             f"Prometheus at {conn.display_url} answered 200 but not with JSON ({resp.text[:80]!r}); "
             "check that the URL points at the Prometheus HTTP API"
         ) from None
+    if not isinstance(body, dict) or not isinstance(body.get("data", {}), dict):
+        raise _Refused(f"Prometheus at {conn.display_url} answered JSON that is not a query_range answer "
+                       f"({resp.text[:80]!r}); check that the URL points at the Prometheus HTTP API")
     if body.get("status") != "success" or "data" not in body:
         raise _Refused(f"Prometheus at {conn.display_url} reported an error: {body.get('error', body)}")
     data = body["data"]
     if data.get("resultType") != "matrix":
         raise _Refused(f"expected a range vector (matrix) from query_range, got {data.get('resultType')!r}")
-    return decode(data.get("result") or [])
+    try:
+        return decode(data.get("result") or [])
+    except IngestError as exc:
+        raise _Refused(f"Prometheus at {conn.display_url} answered a result capforecast cannot read: {exc}; check "
+                       "that the URL points at the Prometheus HTTP API") from None
 
 
 class _Refused(IngestError):

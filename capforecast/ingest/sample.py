@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from capforecast import frames
+from capforecast.errors import ConfigError
 
 __all__ = ["DEFAULT_POOLS", "SAMPLE_START", "make_sample", "make_telemetry", "write_sample"]
 
@@ -50,6 +51,8 @@ def make_telemetry(
 ) -> pd.DataFrame:
     """Per pool and hour: ``pool``, ``timestamp``, ``gpus_busy``, ``gpus_pending``, ``tasks_running``,
     ``tasks_pending``, with scrape gaps left out (absent rows)."""
+    if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
+        raise ConfigError(f"days must be a whole number >= 1, got {days!r}; e.g. days=60")
     rng = np.random.default_rng(seed)
     hours = np.arange(days * 24)
     ts = start + pd.to_timedelta(hours, unit="h")

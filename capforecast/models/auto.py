@@ -127,12 +127,30 @@ class AutoForecaster(_Selection, Forecaster):
                 self.skipped_[name] = str(exc).split("\n")[0]
         return models
 
+    def _check_settings(self) -> None:
+        """ConfigError for a setting of the wrong type or range (from the CLI, ``--param n_windows=abc``); unknown
+        candidate names are skipped and named in ``skipped_``, like those whose dependency is missing."""
+        self._check_counts("n_windows")
+        if self.horizon is not None:
+            self._check_counts("horizon")
+        shrink = self.shrink
+        if isinstance(shrink, bool) or not isinstance(shrink, (int, float, np.number)) or not 0.0 <= shrink <= 1.0:
+            raise ConfigError(f"auto: shrink must be a number between 0 and 1, got {shrink!r}; e.g. 0.5 or 0 (off)")
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
+            raise ConfigError(f"auto: n_jobs must be a non-zero whole number (-1: every core), got {self.n_jobs!r}")
+        for name in ("ensemble", "calibrate", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"auto: {name} must be true or false, got {getattr(self, name)!r}")
+        names = self.candidates if self.candidates is not None else DEFAULT_CANDIDATES
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"auto: candidates must be a list of names, got {names!r}; e.g. "
+                              "[seasonal_naive, gbm_fast]")
+
     def _fit(self, frame: pd.DataFrame) -> None:
         from capforecast.evaluation.backtest import cross_validation
         from capforecast.evaluation.metrics import season_length
 
-        if not 0.0 <= float(self.shrink) <= 1.0:
-            raise ConfigError(f"auto: shrink must be between 0 and 1, got {self.shrink!r}; e.g. 0.5 or 0 (off)")
+        self._check_settings()
         if self.metric not in ("owa", "mase", "smape"):
             raise ConfigError(f"auto: metric must be 'owa', 'mase' or 'smape', got {self.metric!r}")
         losses = self.max_losses

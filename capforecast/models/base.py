@@ -26,6 +26,7 @@ import pandas as pd
 
 from capforecast import frames
 from capforecast._io import atomic_dir
+from capforecast._units import check_horizon
 from capforecast.errors import ModelError, NotFittedError
 from capforecast.models._params import PICKLED_PARAMS_FILE as _PICKLED_PARAMS_FILE
 from capforecast.models._params import decode_params, encode_params, jsonable
@@ -128,6 +129,12 @@ class Forecaster:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ModelError(f"{self.alias}: {name} must be a whole number >= 1, got {value!r}")
 
+    def _check_seed(self, name: str = "seed") -> None:
+        """ModelError unless the named hyperparameter is a whole number >= 0 (a random seed)."""
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ModelError(f"{self.alias}: {name} must be a whole number >= 0, got {value!r}")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "ids_"):
             raise NotFittedError(
@@ -149,6 +156,7 @@ class Forecaster:
         self._check_fitted()
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ModelError(f"horizon must be a whole number of steps >= 1, got {horizon!r}")
+        check_horizon(int(horizon), self.last_ds_, self.step_, f"horizon={horizon}")  # before any allocation
         levels = frames.parse_quantiles(quantiles)
         yhat, qvals = self._predict(int(horizon), levels)
         n = len(self.ids_)
@@ -232,7 +240,7 @@ def season_steps(season: str | int, step: pd.Timedelta) -> int:
             raise ModelError(f"season must be >= 1 step, got {season}")
         return int(season)
     periods = {"daily": pd.Timedelta(days=1), "weekly": pd.Timedelta(days=7)}
-    if season not in periods:
+    if not isinstance(season, str) or season not in periods:  # a list or a mapping is no season either
         raise ModelError(f"season must be 'daily', 'weekly' or a number of steps, got {season!r}")
     ratio = periods[str(season)] / step
     if ratio < 1 or ratio != int(ratio):

@@ -95,8 +95,10 @@ class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
     def _check_params(self) -> None:
         self._check_counts("horizon", "max_iter", "max_leaf_nodes", "min_samples_leaf", "max_rows", "n_bags",
                            "n_threads")
-        if not float(self.learning_rate) > 0:
-            raise ModelError(f"gbm: learning_rate must be > 0, got {self.learning_rate!r}")
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or not rate > 0:
+            raise ModelError(f"gbm: learning_rate must be a number > 0, got {rate!r}; e.g. 0.1")
+        self._check_seed()
         if self.normalize not in ("series", "window"):
             raise ModelError(f"gbm: normalize must be 'series' or 'window', got {self.normalize!r}")
 

@@ -87,8 +87,11 @@ class HoltWinters(FallbackMixin, Forecaster):
         if self.trend not in (None, "add"):
             raise ModelError(f"holt_winters: trend must be None or 'add', got {self.trend!r}")
         self._check_counts("max_history", "n_paths")
-        if self.season is not None and (isinstance(self.season, bool) or int(self.season) < 2):
-            raise ModelError(f"holt_winters: season must be a number of steps >= 2, got {self.season!r}")
+        season = self.season
+        if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer))
+                                   or season < 2):
+            raise ModelError(f"holt_winters: season must be a whole number of steps >= 2, got {season!r}")
+        self._check_seed()
 
     def _fit(self, frame: pd.DataFrame) -> None:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing

@@ -10,7 +10,7 @@ import pandas as pd
 
 from capforecast._units import format_duration
 from capforecast.config import Config
-from capforecast.errors import ConfigError, IngestError, ModelError
+from capforecast.errors import CapforecastError, ConfigError, IngestError, ModelError
 from capforecast.pipeline._champion import _previous_champion, _select, _train
 from capforecast.pipeline._result import RunResult, _Steps, logger
 
@@ -134,6 +134,7 @@ def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFr
         step_size=_steps(bt.step, cfg.series.step, "backtest.step"),
         quantiles=cfg.quantiles(),
         progress=False,
+        options={"h": "backtest.horizon", "n_windows": "backtest.windows", "step_size": "backtest.step"},
     )
     for alias, why in result.failures.items():
         logger.warning("nightly: backtest of %s failed: %s", alias, why)
@@ -172,14 +173,13 @@ def _previous_plan(cfg: Config) -> pd.DataFrame | None:
     path = cfg.output.latest / "plan.csv"
     if not path.is_file():
         return None
+    from capforecast.planning.plan_file import read_plan
+
     try:
-        prev = pd.read_csv(path)
-        prev["ds"] = pd.to_datetime(prev["ds"], utc=True)
-        prev["unique_id"] = prev["unique_id"].astype(str)
-    except (ValueError, OSError, KeyError) as exc:
-        logger.warning("nightly: cannot read the previous plan %s (%s); planning without it", path, exc)
+        return read_plan(path)
+    except CapforecastError as exc:  # the same check as plan --previous-plan; here it only loses a comparison
+        logger.warning("nightly: not planning from the previous plan %s: %s", path, exc)
         return None
-    return prev
 
 
 def _current_nodes(cfg: Config, now: pd.Timestamp, pools: list[str]) -> dict[str, int]:

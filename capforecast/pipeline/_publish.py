@@ -37,6 +37,16 @@ def _check_targets(cfg: Config, final: Path) -> None:
                           "replaced; move it away or set output.latest to another path")
 
 
+def _check_champions(cfg: Config) -> None:
+    """Refuse, before any work, a pool's champion pointer capforecast did not write: it is promoted last, so a
+    refusal there would come after the run is published (a pointer obstructed mid-run is finished by the next run,
+    see :func:`_publish`)."""
+    from capforecast import registry
+
+    for pool in cfg.pool_specs().names():
+        registry.check_promotable(pool, cfg.output.registry)
+
+
 def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) -> None:
     """Save the new model versions, move the run into place, swap ``latest``, then promote the champions.
 

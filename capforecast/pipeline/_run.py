@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from capforecast import _reported
 from capforecast._units import format_duration, parse_time
 from capforecast.config import Config
+from capforecast.errors import OutputError
 from capforecast.pipeline._build import _build
 from capforecast.pipeline._publish import (
+    _check_champions,
     _check_targets,
     _latest_date,
     _point_latest,
@@ -50,6 +53,20 @@ def nightly_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def _finished_run(path: Path) -> dict:
+    """The summary of a finished run (its ``run.json``); an unreadable one is an error saying to run again."""
+    try:
+        done = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        done = exc
+    if not isinstance(done, dict):
+        why = f"{type(done).__name__}: {done}" if isinstance(done, Exception) else f"not a mapping: {done!r}"[:120]
+        raise OutputError(f"{path} cannot be read ({why}), so the run of that day is not reused; move "
+                          f"{path.parent} away, or run again with --force (force=True) to replace it")
+    return done
+
+
+@_reported.once()  # a data warning (negative demand) is said once per run, not by every stage
 def run_nightly(
     cfg: Config,
     *,
@@ -71,7 +88,7 @@ def run_nightly(
         for leftover in out.runs_dir.glob(".*.staging-*"):  # from a run that was killed
             shutil.rmtree(leftover, ignore_errors=True)
         if not force and (final / "run.json").is_file():
-            done = json.loads((final / "run.json").read_text(encoding="utf-8"))
+            done = _finished_run(final / "run.json")
             logger.info(
                 "nightly: the run for %s already finished (%s) in %s; reusing it (use --force to run it again)",
                 date,
@@ -93,6 +110,7 @@ def run_nightly(
         staging = out.runs_dir / f".{date}.staging-{os.getpid()}"
         try:
             _check_targets(cfg, final)  # before any work: never replace what capforecast did not write
+            _check_champions(cfg)
             staging.mkdir(parents=True)
             result, models = _build(cfg, now, staging, timer)
             result.run_dir, result.date = final, date

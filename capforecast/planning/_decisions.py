@@ -95,6 +95,7 @@ def split_windows(
     >>> split_windows(744, pd.Timedelta("1h"), 7, 7)
     (408, 576, 744)
     """
+    check_days(test_days, val_days, options=options)
     n_test = int(round(pd.Timedelta(days=test_days) / step))
     n_val = int(round(pd.Timedelta(days=val_days) / step))
     if n_test < 1 or n_val < 1:
@@ -112,6 +113,22 @@ def split_windows(
             f"days; give at least {need} of data plus some history, or {fix}"
         )
     return n_steps - n_test - n_val, n_steps - n_test, n_steps
+
+
+def check_days(test_days: float, val_days: float, *, options: Mapping[str, str] | None = None) -> None:
+    """Refuse window lengths that are not a positive, finite number of days pandas can hold (``inf``, NaN, 1e300).
+
+    ``options``: how the caller spells ``test_days`` and ``val_days`` in the fix (the CLI: ``--test-days``).
+    """
+    for name, value in (("test_days", test_days), ("val_days", val_days)):
+        try:
+            ok = float(value) > 0 and pd.Timedelta(days=float(value)) is not pd.NaT
+        except (TypeError, ValueError, OverflowError):  # pandas' OutOfBoundsTimedelta is a ValueError
+            ok = False
+        if not ok:
+            flag = spell(options, name, value=7)
+            raise PlanningError(f"{spell(options, name).rstrip('=')} must be a positive number of days (at most "
+                                f"about 290 years), got {value!r}; e.g. {flag}")
 
 
 def _days(span: pd.Timedelta) -> float:

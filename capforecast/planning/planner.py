@@ -43,8 +43,14 @@ _EXTRA = ("rule", "quantile", "demand_q", "expected", "wanted_nodes", "capped", 
 _EPS = 1e-9
 
 
+#: More nodes than any pool holds; a larger need (a forecast of 1e300 GPUs) is counted as this many, so it stays
+#: above max_nodes (capped, and reported) instead of wrapping around int64 to a negative count (min_nodes).
+_MANY_NODES = 2**53
+
+
 def _nodes_for(gpus: np.ndarray, pool: PoolSpec) -> np.ndarray:
-    return np.ceil(np.maximum(gpus, 0.0) / pool.gpus_per_node - _EPS).astype(np.int64)
+    nodes = np.ceil(np.maximum(gpus, 0.0) / pool.gpus_per_node - _EPS)
+    return np.minimum(nodes, _MANY_NODES).astype(np.int64)
 
 
 def static_nodes(history: pd.DataFrame, pool: PoolSpec, *, days: float = 14) -> int:
@@ -131,7 +137,8 @@ def _plan_pool(
     q_txt = f"{col}"
     hr = f" +{pool.headroom:.0%}" if pool.headroom else ""
     for i in range(len(ds)):
-        base = f"{q_txt} {demand[i]:.1f} GPU{hr} -> {wanted[i]} nodes"
+        gpus = f"{demand[i]:.1f}" if abs(demand[i]) < 1e6 else f"{demand[i]:.3g}"  # not 300 digits for 1e300
+        base = f"{q_txt} {gpus} GPU{hr} -> {wanted[i]} nodes"
         r = rule[i]
         if r == "forecast":
             text = base
@@ -308,6 +315,12 @@ def plan_capacity(
         fc = fc[fc["ds"] >= t_now]
         if fc.empty:
             raise PlanningError(f"every forecast step is before now={t_now}; forecast again from now on")
+    if not all(isinstance(p, PoolSpec) for p in pools):
+        raise PlanningError("pools must be PoolSpec objects; read them with load_pools(path) or parse_pools(data)")
+    if state is not None and not isinstance(state, Mapping):
+        raise PlanningError(f"state must map pool names to their current nodes, e.g. {{'a100': 6}}; got {state!r}")
+    if history is not None:
+        frames.validate(history, name="history")
     state = dict(state or {})
     unknown = set(state) - {p.name for p in pools}
     if unknown:
@@ -322,7 +335,8 @@ def plan_capacity(
             parts.append(_fallback(pool, grid, history))
             continue
         cur = state.get(pool.name)
-        if cur is not None and (isinstance(cur, bool) or not float(cur).is_integer() or cur < 0):
+        if cur is not None and (isinstance(cur, bool) or not isinstance(cur, (int, float, np.number))
+                                or not float(cur).is_integer() or cur < 0):
             raise PlanningError(f"state for pool {pool.name!r} is {cur!r}; give the current node count (>= 0)")
         pstep = pd.Series(rows["ds"]).diff().min() if len(rows) > 1 else step
         parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep,

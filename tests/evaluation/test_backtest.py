@@ -138,10 +138,16 @@ def test_parallel_gives_the_same_result() -> None:
 
 def test_errors_name_the_fix() -> None:
     df = _frame(days=3)
-    with pytest.raises(ConfigError, match="too short.*lower --windows"):
+    # the fix is spelled as the caller wrote it: Python keywords here, the CLI's flags from the CLI
+    with pytest.raises(ConfigError, match=r"too short.*; lower n_windows= or h=, or drop those series$"):
         cross_validation(df, ["naive"], h=24, n_windows=5, progress=False)
-    with pytest.raises(ConfigError, match="whole number"):
+    with pytest.raises(ConfigError, match=r"too short.*; lower --windows or --horizon, or drop"):
+        cross_validation(df, ["naive"], h=24, n_windows=5, progress=False,
+                         options={"h": "--horizon", "n_windows": "--windows"})
+    with pytest.raises(ConfigError, match="^h must be a whole number"):
         cross_validation(df, ["naive"], h=0, progress=False)
+    with pytest.raises(ConfigError, match="^--horizon must be a whole number"):
+        cross_validation(df, ["naive"], h=0, progress=False, options={"h": "--horizon"})
     with pytest.raises(ConfigError, match="both named"):
         cross_validation(df, ["naive", "naive"], h=2, progress=False)
     with pytest.raises(ConfigError, match="model alias"):
