@@ -115,6 +115,8 @@ def weighted_pinball(levels: list[float], weights: list[float]):
 
     def loss(y_true, y_pred):
         y = ops.expand_dims(ops.cast(y_true, "float32"), -1)
+        if len(y_pred.shape) == 2:  # one level: Keras squeezed its last axis to match y_true
+            y_pred = ops.expand_dims(y_pred, -1)
         ok = ops.logical_not(ops.isnan(y))
         diff = ops.where(ok, y, 0.0) - y_pred
         per = ops.maximum(q * diff, (q - 1.0) * diff) * w

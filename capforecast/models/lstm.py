@@ -73,7 +73,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         calibrate the quantiles (default: 2 * horizon; 0 turns calibration off).
     max_weight : cap on a window's MASE weight (relative to its level).
     seed : seeds every member (weights, dropout, window draws); same data and seed give the same forecast.
-    verbose : 0 silent, 1 Keras progress bar, 2 one line per epoch.
+    verbose : 0 silent (default), 1 Keras progress bar, 2 one line per epoch (the CLI shows progress).
 
     Examples
     --------
@@ -107,7 +107,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         calibration_steps: int | None = None,
         max_weight: float = 30.0,
         seed: int = 0,
-        verbose: int = 1,
+        verbose: int = 0,
     ) -> None:
         self.horizon = horizon
         self.input_steps = input_steps
