@@ -103,19 +103,14 @@ class SeriesBank:
         self.series_of_row = np.repeat(np.arange(len(self.starts)),
                                        [self.L - 1 + n + self.H for n in self.lengths])
 
-    @property
-    def channels(self) -> int:
-        return int(self.x.shape[1])
-
     def origin(self, series: int, t: int) -> int:
         """The flat row index of step ``t`` of series ``series``."""
         return int(self.starts[series] + t)
 
-    def origins(self, *, cut: int = 0, min_history: int | None = None) -> np.ndarray:
-        """Every usable training origin (flat row indices): at least ``min_history`` observed-or-padded steps
-        (default one season) before it, and at least one target step before ``T - cut``."""
-        first = self.m - 1 if min_history is None else min_history - 1
-        out = [s + np.arange(first, n - cut - 1) for s, n in zip(self.starts, self.lengths, strict=True)]
+    def origins(self, *, cut: int = 0) -> np.ndarray:
+        """Every usable training origin (flat row indices): at least one season of the series before it, and
+        at least one target step before ``T - cut``."""
+        out = [s + np.arange(self.m - 1, n - cut - 1) for s, n in zip(self.starts, self.lengths, strict=True)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def mask_after(self, cut: int) -> np.ndarray:

@@ -28,7 +28,6 @@ TensorFlow is imported only when a network is built or loaded, never by importin
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import joblib
@@ -45,8 +44,6 @@ from capforecast.models._windows import SeriesBank
 from capforecast.models.base import Forecaster
 
 __all__ = ["LSTMForecaster"]
-
-logger = logging.getLogger(__name__)
 
 _STATE_FILE = "state.joblib"
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
@@ -209,8 +206,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             for j, q in enumerate(self.levels_):
                 if j == self.median_index_:
                     continue
-                r = resid[:, lo:hi, j].ravel()
-                out[h, j] = float(np.nan_to_num(conformal_offsets(r[np.isfinite(r)], [q])[q]))
+                out[h, j] = float(np.nan_to_num(conformal_offsets(resid[:, lo:hi, j].ravel(), [q])[q]))
         return out
 
     def _context_arrays(self, arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
