@@ -94,7 +94,9 @@ def by_hand(plan_csv: Path, pool: str) -> dict[str, float]:
     return {"steps": steps, "busy_ratio": busy / steps, "unmet_share": unmet / total, "cost_ratio": capacity / oracle}
 
 
-def test_the_second_run_reports_what_the_first_plan_really_delivered(prom: PrometheusServer, tmp_path: Path) -> None:
+def test_the_second_run_reports_what_the_first_plan_really_delivered(
+    prom: PrometheusServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = load_config(write_config(tmp_path, prom.url))
     runs = cfg.output.runs_dir
 
@@ -138,3 +140,11 @@ def test_the_second_run_reports_what_the_first_plan_really_delivered(prom: Prome
     assert any("pool a100: realised busy above its target 5%" in n for n in second.notes)
     assert json.loads((runs / "2026-05-22" / "run.json").read_text())["champions"]["a100"]["widened_quantile"] == 0.975
     assert "| a100 | 5% |" in report and "**yes**: planned at quantile 0.975" in report
+
+    # an earlier plan that is no longer a plan loses its score, with a warning, not the run
+    pd.read_csv(plan1).assign(nodes=-1).to_csv(plan1, index=False)
+    with caplog.at_level("WARNING", logger="capforecast"):
+        assert run_nightly(cfg, now=DAY2, force=True).status == "success"
+    assert any(f"not scoring the earlier plan {plan1}" in r.getMessage() for r in caplog.records)
+    assert json.loads((runs / "2026-05-22" / "realised.json").read_text())["pools"] == {}
+    assert set(pd.read_csv(runs / "2026-05-22" / "plan.csv")["quantile"]) == {0.95}  # nothing flagged: not widened

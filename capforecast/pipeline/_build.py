@@ -65,8 +65,6 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         for p in have:
             result.champions[p] = _select(cfg, p, scores, previous[p], result)
         info["select"] = ", ".join(f"{p}={c['model']}" for p, c in result.champions.items() if c["model"])
-        specs = _planned_pools(cfg, realised, result)  # flagged pools plan at a stricter level
-    quantiles = sorted({*cfg.quantiles(), *(p.service_quantile for p in specs)})
     models: dict[str, Any] = {}  # pool -> (model, the pool's rows); pools with one champion share a model
     with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} model(s)"):
         groups: dict[str, list[str]] = {}
@@ -77,6 +75,8 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             model = _train(cfg, members, frame[frame["unique_id"].isin(members)], result)
             for p in members:
                 models[p] = (model, frame[frame["unique_id"] == p])
+    specs = _planned_pools(cfg, realised, result, [m for m, _ in models.values()])  # flagged: a stricter level
+    quantiles = sorted({*cfg.quantiles(), *(p.service_quantile for p in specs)})
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
     with timer.step("forecast", lambda: f"{horizon} steps, quantiles {quantiles}"):
         unique = {id(m): m for m, _ in models.values()}

@@ -7,8 +7,11 @@ fed into the plan: a pool flagged for a realised busy above its target plans at 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -55,19 +58,35 @@ def _score_earlier(cfg: Config, frame: pd.DataFrame, end: pd.Timestamp, result: 
     return realised
 
 
-def _planned_pools(cfg: Config, realised: Realised, result: RunResult) -> PoolSet:
-    """The pools to plan with: flagged ones widened (``realised.widen``), the others as configured."""
+def _planned_pools(cfg: Config, realised: Realised, result: RunResult, models: Sequence[Any]) -> PoolSet:
+    """The pools to plan with: flagged ones widened (``realised.widen``), the others as configured.
+
+    Every model forecasts every pool's level, so a widened level stays within the levels each trained model can
+    give (GBM and LSTM learn a grid, ``levels_``); a pool that cannot be widened further is said so in the notes.
+    """
     pools = cfg.pool_specs()
     flagged = set(realised.flagged())
     if not flagged or cfg.realised.widen >= 1:
         return pools
-    out = PoolSet([widen_pool(p, cfg.realised.widen) if p.name in flagged else p for p in pools], pools.budget)
-    for p, q in zip(pools, out, strict=True):
-        if p.name in flagged:
-            result.champions.setdefault(p.name, {"model": None})["widened_quantile"] = q.service_quantile
+    top = min((max(m.levels_) for m in models if getattr(m, "levels_", None)), default=1.0)
+    out = []
+    for p in pools:
+        if p.name not in flagged:
+            out.append(p)
+            continue
+        wide = widen_pool(p, cfg.realised.widen)
+        if wide.service_quantile > top:
+            wide = dataclasses.replace(p, quantile=top) if top > p.service_quantile else p
+            result.notes.append(
+                f"pool {p.name}: widened only to quantile {wide.service_quantile:g}, the highest level the trained "
+                f"models give; add higher levels to their 'quantiles' parameter (models.params) to widen further"
+            )
+        if wide is not p:
+            result.champions.setdefault(p.name, {"model": None})["widened_quantile"] = wide.service_quantile
             logger.info("nightly: pool %s: realised busy above target; quantile %g -> %g", p.name,
-                        p.service_quantile, q.service_quantile)
-    return out
+                        p.service_quantile, wide.service_quantile)
+        out.append(wide)
+    return PoolSet(out, pools.budget)
 
 
 def _write_realised(run_dir: Path, realised: Realised) -> Path:
