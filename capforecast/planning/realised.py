@@ -57,6 +57,11 @@ class Realised:
         undefined, e.g. no step scored) and ``steps``. Pools without a scored step are left out.
     steps : DataFrame
         The scored steps of the last 7 days: ``unique_id, ds, y, nodes, capacity, busy``.
+
+    Examples
+    --------
+    >>> Realised(summary={"as_of": None, "pools": {"a": {"flagged": True}}}, steps=pd.DataFrame()).flagged()
+    ['a']
     """
 
     summary: dict[str, Any]
