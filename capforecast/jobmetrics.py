@@ -16,10 +16,19 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["JobMetrics", "read_last_success", "render", "write_textfile"]
 
 PREFIX = "capforecast_nightly_"
+REALISED_PREFIX = "capforecast_realised_"  # what earlier plans delivered: a property of the pools, not of the job
+_WINDOWS = {"last_day": "1d", "last_7_days": "7d"}
+_REALISED = (  # (key in realised.json, metric name, help)
+    ("busy_ratio", "busy_ratio", "Share of observed steps with demand above the capacity earlier plans held, "
+     "per pool and window (1d, 7d)."),
+    ("unmet_share", "unmet_ratio", "Unserved GPU demand over all GPU demand under earlier plans, per pool and window."),
+    ("cost_ratio", "cost_ratio", "GPUs earlier plans held over the oracle's (just enough nodes), per pool and window."),
+)
 _LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
 
 
@@ -43,6 +52,9 @@ class JobMetrics:
         Per pool, 1 if the pool fell back to the fallback model or rule, else 0.
     step_seconds
         Per step of the job, its duration in seconds.
+    realised
+        Per pool, the earlier plans scored against the demand observed since: the ``pools`` mapping of the run's
+        ``realised.json`` (:func:`capforecast.planning.realised.score_realised`).
 
     Examples
     --------
@@ -60,6 +72,7 @@ class JobMetrics:
     planned_nodes_max: Mapping[str, int] = field(default_factory=dict)
     fallback: Mapping[str, int] = field(default_factory=dict)
     step_seconds: Mapping[str, float] = field(default_factory=dict)
+    realised: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _escape(value: str) -> str:
@@ -78,13 +91,13 @@ def render(m: JobMetrics) -> str:
     """Return the metrics in the Prometheus text exposition format (one HELP/TYPE per family)."""
     lines: list[str] = []
 
-    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        lines.append(f"# HELP {PREFIX}{name} {help_text}")
-        lines.append(f"# TYPE {PREFIX}{name} gauge")
+    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], float]], prefix: str = PREFIX) -> None:
+        lines.append(f"# HELP {prefix}{name} {help_text}")
+        lines.append(f"# TYPE {prefix}{name} gauge")
         for labels, value in samples:
             text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             lines.append(
-                f"{PREFIX}{name}{{{text}}} {_number(value)}" if text else f"{PREFIX}{name} {_number(value)}"
+                f"{prefix}{name}{{{text}}} {_number(value)}" if text else f"{prefix}{name} {_number(value)}"
             )
 
     family("last_run_timestamp_seconds", "Unix time the last nightly run ended.", [({}, m.end_time)])
@@ -124,6 +137,15 @@ def render(m: JobMetrics) -> str:
             "1 if the pool fell back to the fallback model or rule in the last run.",
             [({"pool": k}, v) for k, v in sorted(m.fallback.items())],
         )
+    for key, name, help_text in _REALISED:
+        samples = [({"pool": pool, "window": label}, s[window][key]) for pool, s in sorted(m.realised.items())
+                   for window, label in _WINDOWS.items() if s[window][key] is not None]
+        if samples:
+            family(name, help_text, samples, prefix=REALISED_PREFIX)
+    if m.realised:
+        family("flagged", "1 if the pool's realised busy exceeded its target on too many of the last 7 days.",
+               [({"pool": k}, float(bool(s["flagged"]))) for k, s in sorted(m.realised.items())],
+               prefix=REALISED_PREFIX)
     return "\n".join(lines) + "\n"
 
 
