@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from capforecast.config._types import (
@@ -23,16 +22,10 @@ _METRICS = ("mase", "smape", "mae", "rmse")
 
 
 def _known_models() -> list[str]:
-    """Model aliases of ``capforecast.models`` (its lazy registry; no TensorFlow import)."""
-    try:
-        from capforecast import models
-    except ImportError:  # pragma: no cover - the package always has it
-        return []
-    for name in ("MODEL_ALIASES", "ALIASES", "REGISTRY", "_REGISTRY", "MODELS"):
-        table = getattr(models, name, None)
-        if isinstance(table, Mapping) and table:
-            return sorted(table)
-    return ["auto", "gbm", "holt_winters", "lstm", "naive", "seasonal_naive", "seasonal_quantile"]
+    """Model aliases of :data:`capforecast.models.MODELS` (its lazy registry; no TensorFlow import)."""
+    from capforecast.models import MODELS
+
+    return sorted(MODELS)
 
 
 class _Reader(_ValueReader):
