@@ -11,8 +11,16 @@ import pandas as pd
 import yaml
 
 from capforecast._units import format_duration
-from capforecast.config._reader import _Reader
-from capforecast.config._types import Config
+from capforecast.config._types import (
+    BacktestConfig,
+    Config,
+    ForecastConfig,
+    ModelsConfig,
+    OutputConfig,
+    PoolConfig,
+    PrometheusConfig,
+    SeriesConfig,
+)
 from capforecast.errors import ConfigError
 
 
@@ -48,24 +56,19 @@ def parse_config(
     label: str = "config",
 ) -> Config:
     """Validate an already-parsed YAML mapping into a :class:`Config` (see :func:`load_config`)."""
-    r = _Reader(label, Path(base_dir), os.environ if environ is None else environ)
-    top = r.mapping(
-        data,
-        "",
-        required=("prometheus", "series", "pools", "output"),
-        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output"),
-    )
-    cfg = Config(
-        prometheus=r.prometheus(top["prometheus"]),
-        series=r.series(top["series"]),
-        pools=r.pools(top["pools"]),
-        models=r.models(top.get("models", {})),
-        backtest=r.backtest(top.get("backtest", {})),
-        forecast=r.forecast(top.get("forecast", {})),
-        output=r.output(top["output"]),
-        source=source,
-        budget=top.get("budget"),
-    )
+    from pydantic import ValidationError
+
+    from capforecast.config._model import NightlyFile
+
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{label}: the top level: expected a mapping of keys, got {type(data).__name__}; "
+                          "see deploy/nightly.example.yaml for the layout")
+    context = {"file": True, "base_dir": Path(base_dir), "environ": os.environ if environ is None else environ}
+    try:
+        nf = NightlyFile.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _error(exc, data, label) from None
+    cfg = _to_config(nf, data, source)
     cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
     for key, span in (
         ("forecast.horizon", cfg.forecast.horizon),
@@ -90,3 +93,75 @@ def parse_config(
             "(one series per pool, labelled by series.id_labels) or series.preset, or a query per pool"
         )
     return cfg
+
+
+def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> Config:
+    p, s, m, o = nf.prometheus, nf.series, nf.models, nf.output
+    auth = p.basic_auth
+    pools = tuple(
+        PoolConfig(name=pool.name, query=pool.query,
+                   spec={k: v for k, v in data["pools"][i].items() if k not in ("name", "query")})
+        for i, pool in enumerate(nf.pools)
+    )
+    return Config(
+        prometheus=PrometheusConfig(
+            url=p.url, token=p.token, username=auth.username if auth else None,
+            password=auth.password if auth else None, headers=dict(p.headers), ca_file=p.ca_file,
+            verify_tls=p.verify_tls, timeout=p.timeout, retries=p.retries, workers=p.workers),
+        series=SeriesConfig(step=s.step, history=s.history, query=s.query, preset=s.preset,
+                            id_labels=tuple(s.id_labels)),
+        pools=pools,
+        models=ModelsConfig(candidates=tuple(dict.fromkeys(m.candidates)), params=dict(m.params), fallback=m.fallback,
+                            min_improvement=m.min_improvement),
+        backtest=BacktestConfig(windows=nf.backtest.windows, horizon=nf.backtest.horizon, step=nf.backtest.step,
+                                metric=nf.backtest.metric),
+        forecast=ForecastConfig(horizon=nf.forecast.horizon, quantiles=tuple(nf.forecast.quantiles)),
+        output=OutputConfig(dir=o.dir, registry=o.registry or o.dir / "models", cache_dir=o.cache or o.dir / "cache",
+                            metrics_file=o.metrics_file, keep_runs=o.keep_runs),
+        source=source,
+        budget=data.get("budget"),
+    )
+
+
+def _allowed(parent: tuple[Any, ...]) -> list[str]:
+    """The keys valid at ``parent`` (for the fix of an unknown key)."""
+    from capforecast.config import _model
+
+    sections: dict[tuple[str, ...], Any] = {
+        (): _model.NightlyFile, ("prometheus",): _model.PrometheusSection, ("prometheus", "basic_auth"):
+        _model.BasicAuth, ("series",): _model.SeriesSection, ("models",): _model.ModelsSection,
+        ("backtest",): _model.BacktestSection, ("forecast",): _model.ForecastSection, ("output",): _model.OutputSection,
+        ("budget",): _model.Budget, ("pools",): _model.NightlyPool,
+    }
+    cls = sections.get(tuple(str(k) for k in parent if not isinstance(k, int)))
+    if cls is None:
+        return []
+    return list(getattr(cls, "__pydantic_fields__", None) or cls.model_fields)
+
+
+def _error(exc: Any, data: Mapping[str, Any], label: str) -> ConfigError:
+    """The first problem of the nightly file as one line: ``label: key.path: problem; fix``."""
+    from capforecast._schema import first_problem, key_path
+    from capforecast.config._model import NightlyPool
+
+    problem = first_problem(exc, _allowed)
+    loc, text = problem.loc, problem.text
+    if problem.where:
+        return ConfigError(f"{label}: {problem.where}: {text}")
+    pool = ""
+    if loc[:1] == ("pools",) and len(loc) >= 2 and isinstance(loc[1], int) and len(loc) > 2:
+        entry = data["pools"][loc[1]]
+        pool = f" (pool {str(entry.get('name', '?'))!r})" if isinstance(entry, Mapping) else ""
+    if problem.missing:
+        where = key_path(loc[:-1])
+        if pool:
+            required = [f for f, info in NightlyPool.__pydantic_fields__.items() if info.is_required()]
+            return ConfigError(f"{label}: {where}{pool}: missing key(s) {', '.join(problem.missing)}; every pool "
+                               f"needs {', '.join(required)}")
+        key = key_path(loc)
+        return ConfigError(f"{label}: {key}: is required; add it (see deploy/nightly.example.yaml)")
+    if text.startswith("expected a mapping of keys"):
+        text += "; see deploy/nightly.example.yaml for the layout"
+    elif ";" not in text:
+        text += "; fix the value (see deploy/nightly.example.yaml and docs/nightly.md)"
+    return ConfigError(f"{label}: {key_path(loc) or 'the top level'}{pool}: {text}")

@@ -95,11 +95,12 @@ def smoothed_states(
             while j < n and known[j]:
                 j += 1
             seg = y[i:j] if j - i > 1 else np.repeat(y[i], 2)  # statsmodels needs two values; keep the first
-            res = ExponentialSmoothing(
-                seg, trend="add", seasonal="add", seasonal_periods=m, initialization_method="known",
-                initial_level=lv, initial_trend=tr, initial_seasonal=season[i: i + m],
-            ).fit(smoothing_level=alpha, smoothing_trend=beta, smoothing_seasonal=gamma * (1.0 - alpha),
-                  optimized=False)
+            with np.errstate(divide="ignore", invalid="ignore"):  # its AIC of an exact fit (log 0); unused here
+                res = ExponentialSmoothing(
+                    seg, trend="add", seasonal="add", seasonal_periods=m, initialization_method="known",
+                    initial_level=lv, initial_trend=tr, initial_seasonal=season[i: i + m],
+                ).fit(smoothing_level=alpha, smoothing_trend=beta, smoothing_seasonal=gamma * (1.0 - alpha),
+                      optimized=False)
             k = j - i
             level[i:j] = np.asarray(res.level)[:k]
             trend[i:j] = np.asarray(res.trend)[:k]
