@@ -9,6 +9,7 @@ line with :func:`first_problem`, prefixed by the key path in their own words.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Callable
@@ -132,7 +133,8 @@ def first_problem(exc: ValidationError, allowed: Callable[[tuple[Any, ...]], lis
     keys of one mapping are reported together.
     """
     errors = exc.errors(include_url=False)
-    err = errors[0]
+    unknown = ("extra_forbidden", "unexpected_keyword_argument")
+    err = next((e for e in errors if e["type"] in unknown), errors[0])  # a typo'd key, before the key it misses
     loc = tuple(err["loc"])
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, Invalid):
@@ -147,8 +149,11 @@ def first_problem(exc: ValidationError, allowed: Callable[[tuple[Any, ...]], lis
         parent = loc[:-1]
         names = tuple(str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent)
         return Problem(loc, "is required; add it", names)
-    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
-        return Problem(loc, f"unknown key; remove it or use one of {allowed(loc[:-1])}")
+    if kind in unknown:
+        valid = allowed(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return Problem(loc, f"unknown key; {hint}remove it or use one of {valid}")
     if kind in ("model_type", "dict_type", "dataclass_type", "dataclass_args_type", "model_attributes_type"):
         return Problem(loc, f"expected a mapping of keys, got {type(value).__name__}")
     if kind in ("list_type", "tuple_type", "too_short"):
@@ -166,5 +171,16 @@ def json_schema(model: Any, title: str, description: str) -> dict[str, Any]:
     for definition in schema.get("$defs", {}).values():  # a class's summary, not its docstring's examples
         if "description" in definition:
             definition["description"] = " ".join(definition["description"].split("\n\n")[0].split())
+    _drop(schema, "doc_default")  # the docs' wording of a default, not a JSON Schema keyword
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, "description": description,
             **{k: v for k, v in schema.items() if k not in ("title", "description")}}
+
+
+def _drop(node: Any, key: str) -> None:
+    if isinstance(node, dict):
+        node.pop(key, None)
+        for value in node.values():
+            _drop(value, key)
+    elif isinstance(node, list):
+        for value in node:
+            _drop(value, key)

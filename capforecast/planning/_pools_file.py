@@ -6,6 +6,7 @@ the first problem becomes one :class:`~capforecast.errors.ConfigError` line nami
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,7 +62,9 @@ def pool_error(exc: ValidationError, name: Any, loc_prefix: tuple[Any, ...]) -> 
         return ConfigError(f"pool {label!r}: missing key(s) {', '.join(problem.missing)}; every pool needs "
                            f"{', '.join(required)} (and target_busy or quantile)")
     if rest and problem.text.startswith("unknown key"):
-        return ConfigError(f"pool {label!r}: unknown key(s) {rest[0]}; valid keys are "
+        close = difflib.get_close_matches(str(rest[0]), _fields(PoolSpec), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return ConfigError(f"pool {label!r}: unknown key(s) {rest[0]}; {hint}valid keys are "
                            f"{', '.join(sorted(_fields(PoolSpec)))}")
     if not rest:
         return ConfigError(f"pool {label!r}: {problem.text}")
