@@ -50,7 +50,8 @@ class PoolSpec:
     >>> pool = PoolSpec(name="a100-train", gpus_per_node=8, min_nodes=1, max_nodes=10, lead_time="15m")
     >>> pool.service_quantile, pool.lead_time
     (0.95, Timedelta('0 days 00:15:00'))
-    >>> PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time="15m", target_busy=0)  # doctest: +ELLIPSIS
+    >>> PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time="1m",
+    ...          target_busy=0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     capforecast.errors.ConfigError: pool 'a', key 'target_busy': 0 would need infinite capacity; ...
     """
