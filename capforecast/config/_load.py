@@ -8,42 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from capforecast._units import format_duration
-from capforecast.config._types import (
-    BacktestConfig,
-    Config,
-    ForecastConfig,
-    ModelsConfig,
-    OutputConfig,
-    PoolConfig,
-    PrometheusConfig,
-    SeriesConfig,
-)
+from capforecast._yaml_file import read_yaml_file
+from capforecast.config import _types as t
 from capforecast.errors import ConfigError
 
 
-def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> t.Config:
     """Read and validate the YAML config at ``path`` (relative paths in it are relative to its folder)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read config file {path} ({exc.strerror}); pass an existing YAML file, "
-            "e.g. --config deploy/nightly.example.yaml"
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {path} is not UTF-8 text (a binary or compressed file?); pass the YAML "
-                          "file, e.g. --config deploy/nightly.example.yaml") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = " ".join(str(getattr(exc, "problem", exc)).split())  # one line: PyYAML's messages have several
-        raise ConfigError(f"{path.name}: not valid YAML{where}; fix the syntax ({problem})") from None
+    data = read_yaml_file(path, "config file", "--config deploy/nightly.example.yaml")
     return parse_config(data, base_dir=path.resolve().parent, environ=environ, source=path, label=path.name)
 
 
@@ -54,7 +29,7 @@ def parse_config(
     environ: Mapping[str, str] | None = None,
     source: Path | None = None,
     label: str = "config",
-) -> Config:
+) -> t.Config:
     """Validate an already-parsed YAML mapping into a :class:`Config` (see :func:`load_config`)."""
     from pydantic import ValidationError
 
@@ -95,28 +70,28 @@ def parse_config(
     return cfg
 
 
-def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> Config:
+def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> t.Config:
     p, s, m, o = nf.prometheus, nf.series, nf.models, nf.output
     auth = p.basic_auth
     pools = tuple(
-        PoolConfig(name=pool.name, query=pool.query,
+        t.PoolConfig(name=pool.name, query=pool.query,
                    spec={k: v for k, v in data["pools"][i].items() if k not in ("name", "query")})
         for i, pool in enumerate(nf.pools)
     )
-    return Config(
-        prometheus=PrometheusConfig(
+    return t.Config(
+        prometheus=t.PrometheusConfig(
             url=p.url, token=p.token, username=auth.username if auth else None,
             password=auth.password if auth else None, headers=dict(p.headers), ca_file=p.ca_file,
             verify_tls=p.verify_tls, timeout=p.timeout, retries=p.retries, workers=p.workers),
-        series=SeriesConfig(step=s.step, history=s.history, query=s.query, preset=s.preset,
+        series=t.SeriesConfig(step=s.step, history=s.history, query=s.query, preset=s.preset,
                             id_labels=tuple(s.id_labels)),
         pools=pools,
-        models=ModelsConfig(candidates=tuple(dict.fromkeys(m.candidates)), params=dict(m.params), fallback=m.fallback,
+        models=t.ModelsConfig(candidates=tuple(dict.fromkeys(m.candidates)), params=dict(m.params), fallback=m.fallback,
                             min_improvement=m.min_improvement),
-        backtest=BacktestConfig(windows=nf.backtest.windows, horizon=nf.backtest.horizon, step=nf.backtest.step,
+        backtest=t.BacktestConfig(windows=nf.backtest.windows, horizon=nf.backtest.horizon, step=nf.backtest.step,
                                 metric=nf.backtest.metric),
-        forecast=ForecastConfig(horizon=nf.forecast.horizon, quantiles=tuple(nf.forecast.quantiles)),
-        output=OutputConfig(dir=o.dir, registry=o.registry or o.dir / "models", cache_dir=o.cache or o.dir / "cache",
+        forecast=t.ForecastConfig(horizon=nf.forecast.horizon, quantiles=tuple(nf.forecast.quantiles)),
+        output=t.OutputConfig(dir=o.dir, registry=o.registry or o.dir / "models", cache_dir=o.cache or o.dir / "cache",
                             metrics_file=o.metrics_file, keep_runs=o.keep_runs),
         source=source,
         budget=data.get("budget"),

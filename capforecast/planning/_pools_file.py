@@ -134,24 +134,10 @@ def parse_pools(data: Mapping[str, Any]) -> PoolSet:
 
 def load_pools(path: str | os.PathLike[str]) -> PoolSet:
     """Read a pools YAML file (see :func:`parse_pools`); errors name the file, the pool and the key."""
-    import yaml
+    from capforecast._yaml_file import read_yaml_file
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"pools file {p} does not exist; pass --pools with a path like examples/pools.yaml") from None
-    except OSError as exc:
-        raise ConfigError(f"pools file {p} cannot be read ({exc.strerror}); check its permissions") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"pools file {p} is not UTF-8 text (a binary or compressed file?); pass the YAML file, "
-                          "e.g. examples/pools.yaml") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"pools file {p}: not valid YAML{where}; fix the syntax (see examples/pools.yaml)") from None
+    data = read_yaml_file(p, "pools file", "--pools examples/pools.yaml")
     try:
         return parse_pools(data)
     except ConfigError as exc:
