@@ -22,6 +22,8 @@ from capforecast._units import parse_duration
 from capforecast.errors import ConfigError
 
 __all__ = [
+    "field_names",
+    "required_fields",
     "DURATION_PATTERN",
     "Duration",
     "Invalid",
@@ -101,12 +103,26 @@ def share(low: float, high: float, example: str, *, high_open: bool = False) -> 
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(float(value)):
             raise Invalid(f"expected a number, got {value!r}; write e.g. {example}")
-        if not low <= value <= high or (high_open and value == high):
+        number = float(value)
+        if not low <= number <= high or (high_open and number == high):
             span = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
             raise Invalid(f"{value!r} is outside {span}; write e.g. {example}")
-        return float(value)
+        return number
 
     return check
+
+
+def field_names(cls: Any) -> list[str]:
+    """The keys of a pydantic model or pydantic dataclass, in order."""
+    return list(getattr(cls, "__pydantic_fields__", None) or cls.model_fields)
+
+
+def required_fields(cls: type) -> list[str]:
+    """The fields of a (pydantic) dataclass without a default, in order."""
+    import dataclasses
+
+    return [f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
 
 
 def key_path(loc: tuple[Any, ...]) -> str:

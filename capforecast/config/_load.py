@@ -100,6 +100,7 @@ def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> t.Confi
 
 def _allowed(parent: tuple[Any, ...]) -> list[str]:
     """The keys valid at ``parent`` (for the fix of an unknown key)."""
+    from capforecast._schema import field_names
     from capforecast.config import _model
 
     sections: dict[tuple[str, ...], Any] = {
@@ -111,12 +112,12 @@ def _allowed(parent: tuple[Any, ...]) -> list[str]:
     cls = sections.get(tuple(str(k) for k in parent if not isinstance(k, int)))
     if cls is None:
         return []
-    return list(getattr(cls, "__pydantic_fields__", None) or cls.model_fields)
+    return field_names(cls)
 
 
 def _error(exc: Any, data: Mapping[str, Any], label: str) -> ConfigError:
     """The first problem of the nightly file as one line: ``label: key.path: problem; fix``."""
-    from capforecast._schema import first_problem, key_path
+    from capforecast._schema import first_problem, key_path, required_fields
     from capforecast.config._model import NightlyPool
 
     problem = first_problem(exc, _allowed)
@@ -130,7 +131,7 @@ def _error(exc: Any, data: Mapping[str, Any], label: str) -> ConfigError:
     if problem.missing:
         where = key_path(loc[:-1])
         if pool:
-            required = [f for f, info in NightlyPool.__pydantic_fields__.items() if info.is_required()]
+            required = required_fields(NightlyPool)
             return ConfigError(f"{label}: {where}{pool}: missing key(s) {', '.join(problem.missing)}; every pool "
                                f"needs {', '.join(required)}")
         key = key_path(loc)

@@ -286,7 +286,7 @@ class NightlyFile(_Section):
     @classmethod
     def _pool_names(cls, data: Any) -> Any:
         pools = data.get("pools") if isinstance(data, Mapping) else None
-        seen: list[str] = []
+        seen: list[Any] = []
         for i, entry in enumerate(pools if isinstance(pools, list) else []):
             name = entry.get("name") if isinstance(entry, Mapping) else None
             _pool_name_at(name, i)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from capforecast._schema import first_problem, json_schema, key_path
+from capforecast._schema import field_names, first_problem, json_schema, key_path, required_fields
 from capforecast.errors import ConfigError
 from capforecast.planning.pools import Budget, PoolSet, PoolSpec
 
@@ -48,31 +48,27 @@ def pools_schema() -> dict[str, Any]:
     return schema
 
 
-def _fields(cls: Any) -> list[str]:
-    return list(getattr(cls, "__pydantic_fields__", None) or cls.model_fields)
-
-
 def pool_error(exc: ValidationError, name: Any, loc_prefix: tuple[Any, ...]) -> ConfigError:
     """One line for a PoolSpec's first problem: ``pool 'NAME', key 'KEY': problem; fix``."""
-    problem = first_problem(exc, lambda parent: _fields(PoolSpec))
+    problem = first_problem(exc, lambda parent: field_names(PoolSpec))
     label = str(name) if name is not None else "?"
     rest = problem.loc[len(loc_prefix):]
     if problem.missing:
-        required = [f for f, info in PoolSpec.__pydantic_fields__.items() if info.is_required()]
+        required = required_fields(PoolSpec)
         return ConfigError(f"pool {label!r}: missing key(s) {', '.join(problem.missing)}; every pool needs "
                            f"{', '.join(required)} (and target_busy or quantile)")
     if rest and problem.text.startswith("unknown key"):
-        close = difflib.get_close_matches(str(rest[0]), _fields(PoolSpec), n=1)
+        close = difflib.get_close_matches(str(rest[0]), field_names(PoolSpec), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return ConfigError(f"pool {label!r}: unknown key(s) {rest[0]}; {hint}valid keys are "
-                           f"{', '.join(sorted(_fields(PoolSpec)))}")
+                           f"{', '.join(sorted(field_names(PoolSpec)))}")
     if not rest:
         return ConfigError(f"pool {label!r}: {problem.text}")
     return ConfigError(f"pool {label!r}, key {key_path(rest)!r}: {problem.text}")
 
 
 def _file_error(exc: ValidationError, data: Mapping[str, Any]) -> ConfigError:
-    problem = first_problem(exc, lambda parent: _fields(PoolsFile))
+    problem = first_problem(exc, lambda parent: field_names(PoolsFile))
     loc = problem.loc
     if problem.missing and len(loc) == 1:
         return ConfigError(f"pools file: expected a mapping with a list under 'pools:'; {_EXAMPLE}")
