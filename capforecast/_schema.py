@@ -22,6 +22,8 @@ from capforecast._units import parse_duration
 from capforecast.errors import ConfigError
 
 __all__ = [
+    "TABLE_HEAD",
+    "table_row",
     "field_names",
     "required_fields",
     "DURATION_PATTERN",
@@ -200,3 +202,30 @@ def _drop(node: Any, key: str) -> None:
     elif isinstance(node, list):
         for value in node:
             _drop(value, key)
+
+
+#: The head of a docs key table.
+TABLE_HEAD = ("| key | default | meaning |", "|---|---|---|")
+
+
+def _default(info: Any) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if "doc_default" in extra:
+        return str(extra["doc_default"])
+    if info.is_required():
+        return "required"
+    value = extra.get("default", info.get_default(call_default_factory=True))
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, (list, tuple)):
+        return f"`[{', '.join(str(v) for v in value)}]`"
+    if isinstance(value, dict):
+        return "`{}`" if not value else f"`{value}`"
+    return f"`{value}`"
+
+
+def table_row(key: str, info: Any) -> str:
+    """One row of a docs key table for a pydantic field: its key, default and description."""
+    return f"| `{key}` | {_default(info)} | {info.description} |"

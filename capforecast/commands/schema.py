@@ -1,7 +1,7 @@
 """``capforecast schema pools|nightly``: print the JSON Schema of a file, for editors to complete and check it.
 
 VS Code (the YAML extension) reads it from a first line ``# yaml-language-server: $schema=pools.schema.json``.
-``--table`` prints the nightly config's key table instead (the one in docs/nightly.md).
+``--table`` prints the key table of the docs instead (docs/planning.md for pools, docs/nightly.md for nightly).
 """
 
 from __future__ import annotations
@@ -23,19 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("kind", choices=KINDS, help="which file: pools or nightly")
     parser.add_argument("--table", action="store_true",
-                        help="print the markdown key table (key, default, meaning) instead; nightly only")
+                        help="print the markdown key table (key, default, meaning) of the docs instead")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from capforecast.errors import ConfigError
-
     if args.table:
-        if args.kind != "nightly":
-            raise ConfigError("--table: only the nightly config has a key table; run 'capforecast schema nightly "
-                              "--table'")
-        from capforecast.config._docs import key_table
-
+        if args.kind == "pools":
+            from capforecast.planning._pools_file import key_table
+        else:
+            from capforecast.config._docs import key_table
         print(key_table(), end="")
         return 0
     if args.kind == "pools":

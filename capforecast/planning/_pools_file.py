@@ -14,11 +14,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from capforecast._schema import field_names, first_problem, json_schema, key_path, required_fields
+from capforecast._schema import (
+    TABLE_HEAD,
+    field_names,
+    first_problem,
+    json_schema,
+    key_path,
+    required_fields,
+    table_row,
+)
 from capforecast.errors import ConfigError
 from capforecast.planning.pools import Budget, PoolSet, PoolSpec
 
-__all__ = ["PoolsFile", "check_budget", "load_pools", "parse_pools", "pool_error", "pools_schema"]
+__all__ = ["PoolsFile", "check_budget", "key_table", "load_pools", "parse_pools", "pool_error", "pools_schema"]
 
 _EXAMPLE = "see examples/pools.yaml"
 
@@ -46,6 +54,12 @@ def pools_schema() -> dict[str, Any]:
     budget = schema["properties"]["budget"]  # a bare number is allowed too
     budget["anyOf"] = [*budget.get("anyOf", []), {"type": "integer", "minimum": 0}]
     return schema
+
+
+def key_table() -> str:
+    """The markdown table of a pool's keys (``capforecast schema pools --table``; docs/planning.md)."""
+    fields = PoolSpec.__pydantic_fields__  # type: ignore[attr-defined]
+    return "\n".join([*TABLE_HEAD, *(table_row(name, info) for name, info in fields.items())]) + "\n"
 
 
 def pool_error(exc: ValidationError, name: Any, loc_prefix: tuple[Any, ...]) -> ConfigError:

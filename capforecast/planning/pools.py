@@ -86,10 +86,12 @@ class PoolSpec:
         description="Node labels that select the pool's nodes (placed on the placeholder pods).")
     ] = dataclasses.field(default_factory=dict, hash=False)
     tolerations: Annotated[tuple[dict[str, Any], ...], _BV(checks.tolerations), Field(
-        description="Pod tolerations for the pool's taints (default: tolerate nvidia.com/gpu).")
+        description="Pod tolerations for the pool's taints.", json_schema_extra={"doc_default": "tolerate "
+                                                                                "`nvidia.com/gpu`"})
     ] = dataclasses.field(default=_DEFAULT_TOLERATIONS, hash=False)
     emitters: Annotated[tuple[str, ...], _BV(checks.emitters), Field(
-        description="Which Kubernetes emitters render this pool (placeholder or capacity-buffer, hpa, karpenter)."),
+        description="Which Kubernetes emitters render this pool: any of placeholder, capacity-buffer, hpa, "
+                    "karpenter (placeholder and capacity-buffer exclude each other)."),
         WithJsonSchema({"type": "array", "items": {"enum": list(EMITTER_NAMES)}, "minItems": 1, "uniqueItems": True,
                         "default": ["placeholder"]})] = ("placeholder",)
     namespace: Annotated[str, Field(pattern=checks.DNS_LABEL), _BV(checks.namespace), Field(
