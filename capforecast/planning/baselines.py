@@ -158,12 +158,11 @@ class HoltWinters(BaselinePlanner):
             return np.zeros((len(self.knobs), 0))
         m = int(pd.Timedelta("1D") / (ds[1] - ds[0]))
         level, trend, season = smoothed_states(y, m, alpha=self.alpha, beta=self.beta, gamma=self.gamma)
-        base = []
-        for d in decisions:
-            last = len(_observed(y, d)) - 1  # the state after the last observed step
-            phase_step = last - (last - d.targets) % m  # the newest observed step of each target's phase
-            base.append(level[last] + (d.targets - last) * trend[last] + season[m + phase_step])
-        flat = np.concatenate(base)
+        targets = np.concatenate([d.targets for d in decisions]).astype(int)
+        # the state after each decision's last observed step, one entry per target
+        last = np.concatenate([np.full(len(d.targets), len(_observed(y, d)) - 1) for d in decisions])
+        phase_step = last - (last - targets) % m  # the newest observed step of each target's phase
+        flat = level[last] + (targets - last) * trend[last] + season[m + phase_step]
         return np.maximum(flat, 0.0)[None, :] * (1.0 + np.asarray(self.knobs))[:, None]
 
 
