@@ -105,13 +105,7 @@ def build_lstm_network(
     inputs = {"past": past, "glob": glob}
     if weekly:  # a learnt, per-window share of "the same step a week back" instead of the anchor
         delta = keras.Input((horizon,), name="delta")
-        import os
-        if os.environ.get("CF_GATE") == "sigmoid":
-            gate = layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
-                                bias_initializer=keras.initializers.Constant(-3.0), name="week_gate")(z)
-            gate = layers.Concatenate(name="week_gate_h")([gate] * horizon) if horizon > 1 else gate
-        else:
-            gate = layers.Dense(horizon, kernel_initializer="zeros", name="week_gate")(z)
+        gate = layers.Dense(horizon, kernel_initializer="zeros", name="week_gate")(z)
         shift = layers.Reshape((horizon, 1), name="week_shift")(layers.Multiply(name="week_mix")([gate, delta]))
         out = layers.Add(name="quantiles_week")([out, shift])
         inputs["delta"] = delta
