@@ -27,7 +27,7 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "sample", "ingest", "train", "forecast", "backtest", "simulate", "plan", "nightly")
+COMMANDS = ("demo", "sample", "ingest", "train", "forecast", "backtest", "simulate", "plan", "nightly", "exporter")
 
 
 class _Parser(argparse.ArgumentParser):

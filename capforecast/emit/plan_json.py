@@ -34,6 +34,7 @@ def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str 
         doc["pools"][pool.name] = {
             "gpus_per_node": pool.gpus_per_node,
             "service_quantile": pool.service_quantile,
+            "lead_time_seconds": int(pool.lead_time.total_seconds()),
             "steps": [{"ds": _iso(r.ds), "nodes": int(r.nodes), "gpus": int(r.gpus), "reason": str(r.reason)}
                       for r in steps.itertuples()],
             "windows": [{"apply_at": _iso(r.apply_at), "until": _iso(r.until), "nodes": int(r.nodes),

@@ -1,0 +1,147 @@
+"""A ``prometheus_client`` collector that serves a run directory's plan and forecast for the time of each scrape.
+
+The collector keeps the last snapshot of the run directory (see :mod:`capforecast.exporter._run`) and reads it
+again when what the path resolves to, or any file it reads, has changed (the nightly job swapping ``latest``
+to a new run). If that re-read fails, the previous snapshot keeps being served and
+``capforecast_exporter_run_ok`` is 0. Metric names and labels are documented in docs/exporter.md.
+
+Examples
+--------
+>>> from prometheus_client import CollectorRegistry, generate_latest
+>>> registry = CollectorRegistry()
+>>> registry.register(RunCollector("/var/lib/capforecast/latest"))  # doctest: +SKIP
+>>> print(generate_latest(registry).decode())                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from capforecast.errors import CapforecastError
+from capforecast.exporter._run import RunSnapshot, load_run, run_key
+
+__all__ = ["METRICS", "RunCollector"]
+
+logger = logging.getLogger("capforecast.exporter")
+
+#: Every family the collector can emit (name as exposed -> help); docs/exporter.md lists the same.
+METRICS = {
+    "capforecast_planned_nodes": "Nodes the plan requests for the pool in the reservation window in force now.",
+    "capforecast_planned_gpus": "GPUs the plan requests for the pool now (planned nodes x GPUs per node).",
+    "capforecast_planned_spare_gpus": "Planned GPUs above the expected use now: what placeholder pods hold.",
+    "capforecast_plan_end_timestamp_seconds": "Unix time the pool's last planned window ends.",
+    "capforecast_forecast_yhat": "Point forecast of the pool's demand for now (at=now) or now + lead time (at=lead).",
+    "capforecast_forecast_quantile": "Forecast quantile of the pool's demand for now or now + lead time.",
+    "capforecast_lead_time_seconds": "Time a new node of the pool needs to be ready (the plan's lead time).",
+    "capforecast_target_busy_ratio": "The pool's busy target: share of time demand may exceed capacity.",
+    "capforecast_realised_busy_ratio": "Share of time demand exceeded the planned capacity, over the window.",
+    "capforecast_champion_info": "The model forecasting the pool in this run.",
+    "capforecast_run_info": "The run directory being served.",
+    "capforecast_run_timestamp_seconds": "Unix time the served nightly run planned from (its 'now').",
+    "capforecast_exporter_evaluation_timestamp_seconds": "The time the values are computed for (now, or --at).",
+    "capforecast_exporter_run_ok": "1 if the run directory was read; 0 if its last re-read failed (stale values).",
+}
+
+
+def _gauge(name: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, METRICS[name], labels=labels)
+
+
+class RunCollector(Collector):
+    """Collect the metrics of the run directory ``run_dir`` (a path or the ``latest`` symlink).
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory; it is read now, so a bad one raises here
+        (:class:`~capforecast.errors.OutputError`), not at the first scrape.
+    clock : callable, optional
+        Returns the time the values are for; default: the current time. ``lambda: fixed`` serves one instant.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], clock: Callable[[], pd.Timestamp] | None = None) -> None:
+        self.run_dir = run_dir
+        self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
+        self._lock = threading.Lock()
+        self._key = run_key(run_dir)
+        self._snapshot = load_run(run_dir)
+        self._ok = True
+
+    def snapshot(self) -> RunSnapshot:
+        """The current snapshot, read again first if the run directory changed since the last read."""
+        with self._lock:
+            key = run_key(self.run_dir)
+            if key != self._key:
+                try:
+                    self._snapshot, self._ok = load_run(self.run_dir), True
+                    logger.info("exporter: serving %s", self._snapshot.path)
+                except CapforecastError as exc:  # keep serving the last good run, and say so
+                    self._ok = False
+                    logger.warning("exporter: keeping %s: %s", self._snapshot.path, exc)
+                self._key = key
+            return self._snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap, now = self.snapshot(), self.clock()
+        yield from _pool_families(snap, now)
+        yield from _run_families(snap)
+        when = _gauge("capforecast_exporter_evaluation_timestamp_seconds", [])
+        when.add_metric([], now.timestamp())
+        ok = _gauge("capforecast_exporter_run_ok", [])
+        ok.add_metric([], 1.0 if self._ok else 0.0)
+        yield from (when, ok)
+
+
+def _pool_families(snap: RunSnapshot, now: pd.Timestamp) -> Iterator[Metric]:
+    names = ("capforecast_planned_nodes", "capforecast_planned_gpus", "capforecast_planned_spare_gpus",
+             "capforecast_plan_end_timestamp_seconds", "capforecast_lead_time_seconds",
+             "capforecast_target_busy_ratio")
+    fam = {n: _gauge(n, ["pool"]) for n in names}
+    yhat = _gauge("capforecast_forecast_yhat", ["pool", "at"])
+    quant = _gauge("capforecast_forecast_quantile", ["pool", "at", "quantile"])
+    for pool, spec in sorted(snap.pools.items()):
+        v = snap.values_at(pool, now)
+        for name, value in (("capforecast_planned_nodes", v.nodes), ("capforecast_planned_gpus", v.gpus),
+                            ("capforecast_planned_spare_gpus", v.spare_gpus)):
+            if value is not None:  # outside every window: no value rather than a made-up one
+                fam[name].add_metric([pool], value)
+        if pool in snap.plan_end:
+            fam["capforecast_plan_end_timestamp_seconds"].add_metric([pool], snap.plan_end[pool].timestamp())
+        if spec.lead_time is not None:
+            fam["capforecast_lead_time_seconds"].add_metric([pool], spec.lead_time.total_seconds())
+        fam["capforecast_target_busy_ratio"].add_metric([pool], round(snap.target_busy(pool), 12))
+        for at, values in v.forecast.items():
+            for key, value in values.items():
+                if key == "yhat":
+                    yhat.add_metric([pool, at], value)
+                else:
+                    quant.add_metric([pool, at, key], value)
+    yield from fam.values()
+    yield from (yhat, quant)
+    if snap.realised:  # a run without realised.json has no such series, rather than an empty family
+        realised = _gauge("capforecast_realised_busy_ratio", ["pool", "window"])
+        for pool, windows in sorted(snap.realised.items()):
+            for window, ratio in sorted(windows.items()):
+                realised.add_metric([pool, window], ratio)
+        yield realised
+
+
+def _run_families(snap: RunSnapshot) -> Iterator[Metric]:
+    champion = InfoMetricFamily("capforecast_champion", METRICS["capforecast_champion_info"], labels=["pool"])
+    for pool, labels in sorted(snap.champions.items()):
+        champion.add_metric([pool], labels)
+    run = InfoMetricFamily("capforecast_run", METRICS["capforecast_run_info"])
+    run.add_metric([], {"path": str(snap.path), "date": snap.run.get("date", ""),
+                        "status": snap.run.get("status", "")})
+    yield from (champion, run)
+    if snap.run.get("now") is not None:
+        ts = _gauge("capforecast_run_timestamp_seconds", [])
+        ts.add_metric([], snap.run["now"])
+        yield ts
