@@ -38,10 +38,10 @@ def unix_seconds(ds: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
 
 
-def demand_series() -> list[Series]:
+def demand_series(start: pd.Timestamp = START, end: pd.Timestamp = END) -> list[Series]:
     """Hourly GPU demand per pool with a daily cycle, a weekday bump and noise (fixed seed)."""
     rng = np.random.default_rng(7)
-    ds = pd.date_range(START, END, freq="h")
+    ds = pd.date_range(start, end, freq="h")
     hours = np.arange(len(ds))
     out = []
     for name, (base, _) in POOLS.items():
