@@ -105,7 +105,7 @@ def _pool_families(snap: RunSnapshot, now: pd.Timestamp) -> Iterator[Metric]:
              "capforecast_target_busy_ratio")
     fam = {n: _gauge(n, ["pool"]) for n in names}
     yhat = _gauge("capforecast_forecast_yhat", ["pool", "at"])
-    quant = _gauge("capforecast_forecast_quantile", ["pool", "at", "quantile"])
+    quant = _gauge("capforecast_forecast_quantile", ["pool", "at", "level"])  # "quantile" is for summaries
     for pool, spec in sorted(snap.pools.items()):
         v = snap.values_at(pool, now)
         for name, value in (("capforecast_planned_nodes", v.nodes), ("capforecast_planned_gpus", v.gpus),
