@@ -146,6 +146,7 @@ def test_realised_json_adds_the_busy_share_and_labels_are_escaped(state: Path, t
     got = scrape(RunCollector(run, clock=at(AT)))
     assert got["capforecast_realised_busy_ratio"] == {(("pool", "a100"), ("window", "1d")): 0.031,
                                                       (("pool", "a100"), ("window", "7d")): 0.044}
+    assert set(got) == set(METRICS)  # with every input present, every documented family is emitted
     models = {dict(k)["pool"]: dict(k)["model"] for k in got["capforecast_champion_info"]}
     assert models["a100"] == odd  # quotes, backslash and newline survive the round trip through the text format
     (run / "realised.json").write_text(json.dumps({"pools": {"a100": {"1d": 0.03}}}), encoding="utf-8")

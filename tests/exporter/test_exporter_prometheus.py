@@ -23,10 +23,13 @@ import pytest
 
 from capforecast.config import load_config
 from capforecast.pipeline import run_nightly
+from capforecast.exporter import METRICS
+from tests.grafana_check import expressions, metric_names
 from tests.promserver import INSTALL_HINT, PrometheusServer
 from tests.test_pipeline import POOLS, demand_series, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy" / "grafana" / "capforecast.json"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or shutil.which("promtool") is None, reason=INSTALL_HINT
@@ -91,6 +94,8 @@ def test_prometheus_scrapes_the_planned_nodes_of_each_pool_for_the_current_windo
                 time.sleep(0.5)
             else:
                 raise AssertionError(f"Prometheus never scraped the exporter: {query(server, 'up')}")
+            dashboard = [(where, expr, query(server, expr.replace("$pool", "a100")))
+                         for where, expr in expressions(DASHBOARD)]
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0  # SIGTERM: a clean stop
@@ -100,3 +105,11 @@ def test_prometheus_scrapes_the_planned_nodes_of_each_pool_for_the_current_windo
     expected = {p: window_nodes(plan, p, t[p]) for p in POOLS}
     assert got == expected, (got, expected)
     assert all(n >= 1 for n in expected.values())  # min_nodes 1: a value was really planned, not a default 0
+    # every expression of the Grafana dashboard runs on this Prometheus, and those reading the exporter's
+    # metrics (all but realised busy: this run has no realised.json) return data for the pool
+    for where, expr, result in dashboard:
+        names = metric_names(expr)
+        if names <= set(METRICS) - {"capforecast_realised_busy_ratio"}:
+            assert result, f"{where}: {expr} returned nothing"
+            if "$pool" in expr:  # the pool row's panels show that pool only
+                assert {r["metric"]["pool"] for r in result} == {"a100"}, (where, result)
