@@ -42,9 +42,11 @@ def test_the_exporter_deployment_serves_the_nightly_jobs_latest() -> None:
     assert Path(args.run_dir) == latest  # what the nightly job points at its newest run
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert str(latest).startswith(mounts["state"]["mountPath"]) and mounts["state"]["readOnly"]
-    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]
+              if "persistentVolumeClaim" in v}
     job_pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    job_claims = {v["persistentVolumeClaim"]["claimName"] for v in job_pod["volumes"] if "persistentVolumeClaim" in v}
+    job_claims = {v["persistentVolumeClaim"]["claimName"] for v in job_pod["volumes"]
+                  if "persistentVolumeClaim" in v}
     assert claims["state"] in job_claims  # the same state the job writes
     labels = deploy["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()

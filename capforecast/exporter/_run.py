@@ -101,7 +101,7 @@ class RunSnapshot:
 def run_key(run_dir: str | os.PathLike[str]) -> tuple:
     """What identifies the run's current contents cheaply: where ``run_dir`` resolves to and its files' stats."""
     real = os.path.realpath(run_dir)
-    stats = []
+    stats: list[tuple[int, int, int] | None] = []
     for name in ("", *FILES):
         try:
             st = os.stat(os.path.join(real, name))

@@ -108,10 +108,11 @@ def _pool_families(snap: RunSnapshot, now: pd.Timestamp) -> Iterator[Metric]:
     quant = _gauge("capforecast_forecast_quantile", ["pool", "at", "level"])  # "quantile" is for summaries
     for pool, spec in sorted(snap.pools.items()):
         v = snap.values_at(pool, now)
-        for name, value in (("capforecast_planned_nodes", v.nodes), ("capforecast_planned_gpus", v.gpus),
-                            ("capforecast_planned_spare_gpus", v.spare_gpus)):
-            if value is not None:  # outside every window: no value rather than a made-up one
-                fam[name].add_metric([pool], value)
+        planned = {"capforecast_planned_nodes": v.nodes, "capforecast_planned_gpus": v.gpus,
+                   "capforecast_planned_spare_gpus": v.spare_gpus}
+        for name, count in planned.items():
+            if count is not None:  # outside every window: no value rather than a made-up one
+                fam[name].add_metric([pool], count)
         if pool in snap.plan_end:
             fam["capforecast_plan_end_timestamp_seconds"].add_metric([pool], snap.plan_end[pool].timestamp())
         if spec.lead_time is not None:

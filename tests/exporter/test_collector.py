@@ -4,8 +4,8 @@ label escaping, and the command's one-line errors."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from capforecast.config import load_config
-from capforecast.pipeline import run_nightly
 from capforecast.exporter import METRICS
+from capforecast.pipeline import run_nightly
 from tests.grafana_check import expressions, metric_names
 from tests.promserver import INSTALL_HINT, PrometheusServer
 from tests.test_pipeline import POOLS, demand_series, write_config
