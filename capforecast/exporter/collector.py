@@ -4,13 +4,6 @@ The collector keeps the last snapshot of the run directory (see :mod:`capforecas
 again when what the path resolves to, or any file it reads, has changed (the nightly job swapping ``latest``
 to a new run). If that re-read fails, the previous snapshot keeps being served and
 ``capforecast_exporter_run_ok`` is 0. Metric names and labels are documented in docs/exporter.md.
-
-Examples
---------
->>> from prometheus_client import CollectorRegistry, generate_latest
->>> registry = CollectorRegistry()
->>> registry.register(RunCollector("/var/lib/capforecast/latest"))  # doctest: +SKIP
->>> print(generate_latest(registry).decode())                       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -64,6 +57,26 @@ class RunCollector(Collector):
         (:class:`~capforecast.errors.OutputError`), not at the first scrape.
     clock : callable, optional
         Returns the time the values are for; default: the current time. ``lambda: fixed`` serves one instant.
+
+    Examples
+    --------
+    A run directory holding only a ``plan.json`` with one window, served for a time inside it:
+
+    >>> import json, pathlib, tempfile
+    >>> import pandas as pd
+    >>> from prometheus_client import CollectorRegistry, generate_latest
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> window = {"apply_at": "2026-05-01T00:00:00Z", "until": "2026-05-01T06:00:00Z", "nodes": 3, "spare_gpus": 5}
+    >>> pool = {"gpus_per_node": 8, "service_quantile": 0.95, "lead_time_seconds": 900, "windows": [window]}
+    >>> _ = (run / "plan.json").write_text(json.dumps({"pools": {"a100": pool}}))
+    >>> registry = CollectorRegistry()
+    >>> registry.register(RunCollector(run, clock=lambda: pd.Timestamp("2026-05-01T01:00Z")))
+    >>> for line in generate_latest(registry).decode().splitlines():
+    ...     if line.startswith("capforecast_planned"):
+    ...         print(line)
+    capforecast_planned_nodes{pool="a100"} 3.0
+    capforecast_planned_gpus{pool="a100"} 24.0
+    capforecast_planned_spare_gpus{pool="a100"} 5.0
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], clock: Callable[[], pd.Timestamp] | None = None) -> None:
@@ -89,7 +102,8 @@ class RunCollector(Collector):
             return self._snapshot
 
     def collect(self) -> Iterator[Metric]:
-        snap, now = self.snapshot(), self.clock()
+        snap, now = self.snapshot(), pd.Timestamp(self.clock())
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")  # naive: taken as UTC
         yield from _pool_families(snap, now)
         yield from _run_families(snap)
         when = _gauge("capforecast_exporter_evaluation_timestamp_seconds", [])

@@ -174,3 +174,15 @@ def test_bad_input_is_one_line(state: Path, tmp_path: Path, args: list[str], mes
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("capforecast: error: "), done.stderr
     assert re.search(message, lines[0]), lines[0]
+
+
+def test_the_default_run_dir_is_the_configs_latest(state: Path) -> None:
+    import argparse
+
+    from capforecast.commands.exporter import DEFAULT_RUN_DIR, _run_dir
+
+    config = state.parent / "nightly.yaml"
+    assert _run_dir(argparse.Namespace(run_dir=None, config=str(config))) == state / "latest"
+    assert _run_dir(argparse.Namespace(run_dir=None, config=None)) == DEFAULT_RUN_DIR
+    example = load_config(ROOT / "deploy" / "nightly.example.yaml", environ={})
+    assert DEFAULT_RUN_DIR == example.output.latest  # the example job's latest, as deploy/ runs it
