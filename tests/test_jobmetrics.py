@@ -51,6 +51,12 @@ def test_the_textfile_replaces_only_its_own_and_is_world_readable(tmp_path: Path
     jobmetrics.write_textfile(path, FULL)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # node-exporter runs as another user
     jobmetrics.write_textfile(path, FULL)  # its own file: replaced
+    # a file from the hand-written writer of capforecast 0.2.0 starts with the same line: replaced too
+    path.write_text("# HELP capforecast_nightly_last_run_timestamp_seconds Unix time the last nightly run ended.\n"
+                    "# TYPE capforecast_nightly_last_run_timestamp_seconds gauge\n"
+                    "capforecast_nightly_last_run_timestamp_seconds 5\n")
+    jobmetrics.write_textfile(path, FULL)
+    assert "capforecast_nightly_duration_seconds 90.5" in path.read_text()
     foreign = tmp_path / "other.prom"
     foreign.write_text("# HELP gpu_temp Someone else's metrics\n# TYPE gpu_temp gauge\ngpu_temp 40\n")
     before = foreign.read_bytes()
