@@ -39,6 +39,13 @@ class _Pool:
     spare_gpus: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Forecast:
+    ds: np.ndarray  # datetime64[ns] UTC, sorted
+    names: tuple[str, ...]  # "yhat", then the quantile levels ("0.5", "0.9", ...)
+    values: np.ndarray  # one row per ds, one column per name
+
+
 @dataclass
 class PoolValues:
     """What holds for one pool at one instant (None: not known at that instant)."""
@@ -56,7 +63,7 @@ class RunSnapshot:
     path: Path
     pools: dict[str, _Pool]
     plan_end: dict[str, pd.Timestamp]
-    forecast: dict[str, pd.DataFrame]  # pool -> rows sorted by ds
+    forecast: dict[str, _Forecast]
     forecast_step: pd.Timedelta | None
     champions: dict[str, dict[str, str]]  # pool -> labels of capforecast_champion_info
     run: dict[str, Any]  # date, status, now (Unix seconds) from run.json
@@ -75,27 +82,17 @@ class RunSnapshot:
             out.nodes = int(spec.nodes[i])
             out.gpus = out.nodes * spec.gpus_per_node
             out.spare_gpus = int(spec.spare_gpus[i])
-        targets = {"now": t} if spec.lead_time is None else {"now": t, "lead": t + spec.lead_time}
-        for at, when in targets.items():
-            row = self._forecast_row(pool, when)
-            if row is not None:
-                out.forecast[at] = row
+        fc = self.forecast.get(pool)
+        if fc is None or self.forecast_step is None:
+            return out
+        step = np.timedelta64(self.forecast_step.value, "ns")
+        targets = {"now": t64} if spec.lead_time is None else {
+            "now": t64, "lead": t64 + np.timedelta64(spec.lead_time.value, "ns")}
+        for at, when in targets.items():  # the step that contains the time: ds <= when < ds + step
+            j = int(np.searchsorted(fc.ds, when, side="right")) - 1
+            if j >= 0 and when < fc.ds[j] + step:
+                out.forecast[at] = dict(zip(fc.names, fc.values[j].tolist(), strict=True))
         return out
-
-    def _forecast_row(self, pool: str, t: pd.Timestamp) -> dict[str, float] | None:
-        """The forecast of the step that contains ``t`` (``ds <= t < ds + step``), as ``{"yhat"|q: value}``."""
-        rows = self.forecast.get(pool)
-        if rows is None or self.forecast_step is None:
-            return None
-        i = int(rows["ds"].searchsorted(t, side="right")) - 1
-        if i < 0 or t >= rows["ds"].iloc[i] + self.forecast_step:
-            return None
-        from capforecast.frames import quantile_columns
-
-        row = rows.iloc[i]
-        values = {"yhat": float(row["yhat"])}
-        values.update({f"{q:g}": float(row[col]) for q, col in quantile_columns(rows).items()})
-        return values
 
 
 def run_key(run_dir: str | os.PathLike[str]) -> tuple:
@@ -154,18 +151,24 @@ def _read_plan(path: Path) -> tuple[dict[str, _Pool], dict[str, pd.Timestamp]]:
     return pools, ends
 
 
-def _read_forecast(path: Path) -> tuple[dict[str, pd.DataFrame], pd.Timedelta | None]:
+def _read_forecast(path: Path) -> tuple[dict[str, _Forecast], pd.Timedelta | None]:
     if not path.is_file():
         return {}, None
     from capforecast.emit.schedule import plan_step
-    from capforecast.frames import validate_forecast
+    from capforecast.frames import quantile_columns, validate_forecast
     from capforecast.planning.plan_file import read_timed_frame
 
     try:
         fc = validate_forecast(read_timed_frame(path, "forecast"), name=str(path))
     except CapforecastError as exc:
         raise OutputError(f"{exc}; {_FIX}") from None
-    by_pool = {str(u): g.sort_values("ds").reset_index(drop=True) for u, g in fc.groupby("unique_id", sort=True)}
+    levels = quantile_columns(fc)
+    names = ("yhat", *(f"{q:g}" for q in levels))
+    cols = ["yhat", *levels.values()]
+    by_pool = {}
+    for u, g in fc.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
+        by_pool[str(u)] = _Forecast(ds=g["ds"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"), names=names,
+                                    values=g[cols].to_numpy(dtype="float64"))
     return by_pool, plan_step(fc)
 
 
