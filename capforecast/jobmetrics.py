@@ -16,12 +16,23 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-__all__ = ["JobMetrics", "registry", "render", "write_textfile"]
+__all__ = ["JobMetrics", "REALISED", "REALISED_PREFIX", "REALISED_WINDOWS", "registry", "render", "write_textfile"]
 
 PREFIX = "capforecast_nightly_"
+REALISED_PREFIX = "capforecast_realised_"  # what earlier plans delivered: a property of the pools, not of the job
+#: realised.json's windows and the ``window`` label each one gets
+REALISED_WINDOWS = {"last_day": "1d", "last_7_days": "7d"}
+REALISED = (  # (key in realised.json, metric name after REALISED_PREFIX, help)
+    ("busy_ratio", "busy_ratio", "Share of observed steps with demand above the capacity earlier plans held, "
+     "per pool and window (1d, 7d)."),
+    ("unmet_share", "unmet_ratio", "Unserved GPU demand over all GPU demand under earlier plans, per pool and window."),
+    ("cost_ratio", "cost_ratio", "GPUs earlier plans held over the oracle's (just enough nodes), per pool and window."),
+)
+REALISED_FLAGGED = "1 if the pool's realised busy exceeded its target on too many of the last 7 days."
 
 
 @dataclass
@@ -44,6 +55,9 @@ class JobMetrics:
         Per pool, 1 if the pool fell back to the fallback model or rule, else 0.
     step_seconds
         Per step of the job, its duration in seconds.
+    realised
+        Per pool, the earlier plans scored against the demand observed since: the ``pools`` mapping of the run's
+        ``realised.json`` (:func:`capforecast.planning.realised.score_realised`).
 
     Examples
     --------
@@ -61,14 +75,16 @@ class JobMetrics:
     planned_nodes_max: Mapping[str, int] = field(default_factory=dict)
     fallback: Mapping[str, int] = field(default_factory=dict)
     step_seconds: Mapping[str, float] = field(default_factory=dict)
+    realised: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def registry(m: JobMetrics) -> CollectorRegistry:
     """The metrics of ``m`` as gauges in a new registry (families in a fixed order, optional ones when given)."""
     reg = CollectorRegistry()
 
-    def family(name: str, help_text: str, labels: tuple[str, ...], samples: list[tuple[tuple[str, ...], float]]):
-        gauge = Gauge(PREFIX + name, help_text, labels, registry=reg)
+    def family(name: str, help_text: str, labels: tuple[str, ...], samples: list[tuple[tuple[str, ...], float]],
+               prefix: str = PREFIX) -> None:
+        gauge = Gauge(prefix + name, help_text, labels, registry=reg)
         for values, value in samples:
             (gauge.labels(*values) if labels else gauge).set(value)
 
@@ -91,6 +107,14 @@ def registry(m: JobMetrics) -> CollectorRegistry:
     if m.fallback:
         family("pool_fallback", "1 if the pool fell back to the fallback model or rule in the last run.", ("pool",),
                [((k,), v) for k, v in sorted(m.fallback.items())])
+    for key, name, help_text in REALISED:
+        samples = [((pool, label), s[window][key]) for pool, s in sorted(m.realised.items())
+                   for window, label in REALISED_WINDOWS.items() if s[window][key] is not None]
+        if samples:
+            family(name, help_text, ("pool", "window"), samples, prefix=REALISED_PREFIX)
+    if m.realised:
+        family("flagged", REALISED_FLAGGED, ("pool",),
+               [((k,), float(bool(s["flagged"]))) for k, s in sorted(m.realised.items())], prefix=REALISED_PREFIX)
     return reg
 
 

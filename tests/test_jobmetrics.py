@@ -16,6 +16,9 @@ FULL = jobmetrics.JobMetrics(
     start_time=1000.0, end_time=1090.5, status="partial", last_success_time=1090.5, metric="mase",
     backtest_score={"a100": 0.81, "h100": 1.2}, planned_nodes_max={"a100": 7}, fallback={"a100": 0, "h100": 1},
     step_seconds={"ingest": 1.5, "plan": 0.25},
+    realised={"a100": {"target": 0.05, "flagged": True, "days_over_target": 2,
+                       "last_day": {"busy_ratio": 0.25, "unmet_share": 0.1, "cost_ratio": 0.9, "steps": 24},
+                       "last_7_days": {"busy_ratio": 0.1, "unmet_share": None, "cost_ratio": 1.05, "steps": 168}}},
 )
 
 
@@ -41,6 +44,12 @@ def test_every_family_and_label_as_before() -> None:
         (p + "planned_nodes_max", (("pool", "a100"),)): 7.0,
         (p + "pool_fallback", (("pool", "a100"),)): 0.0,
         (p + "pool_fallback", (("pool", "h100"),)): 1.0,
+        ("capforecast_realised_busy_ratio", (("pool", "a100"), ("window", "1d"))): 0.25,
+        ("capforecast_realised_busy_ratio", (("pool", "a100"), ("window", "7d"))): 0.1,
+        ("capforecast_realised_unmet_ratio", (("pool", "a100"), ("window", "1d"))): 0.1,  # 7d: undefined, left out
+        ("capforecast_realised_cost_ratio", (("pool", "a100"), ("window", "1d"))): 0.9,
+        ("capforecast_realised_cost_ratio", (("pool", "a100"), ("window", "7d"))): 1.05,
+        ("capforecast_realised_flagged", (("pool", "a100"),)): 1.0,
     }
     never = jobmetrics.JobMetrics(start_time=1.0, end_time=2.0, status="failure")
     assert not any("last_success" in name for name, _ in samples(jobmetrics.render(never)))

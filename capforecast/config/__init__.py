@@ -22,6 +22,7 @@ from capforecast.config._types import (
     OutputConfig,
     PoolConfig,
     PrometheusConfig,
+    RealisedConfig,
     SecretRef,
     SeriesConfig,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "OutputConfig",
     "PoolConfig",
     "PrometheusConfig",
+    "RealisedConfig",
     "SecretRef",
     "SeriesConfig",
     "load_config",

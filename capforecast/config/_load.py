@@ -53,7 +53,7 @@ def parse_config(
         data,
         "",
         required=("prometheus", "series", "pools", "output"),
-        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output"),
+        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output", "realised"),
     )
     cfg = Config(
         prometheus=r.prometheus(top["prometheus"]),
@@ -65,6 +65,7 @@ def parse_config(
         output=r.output(top["output"]),
         source=source,
         budget=top.get("budget"),
+        realised=r.realised(top.get("realised", {})),
     )
     cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
     for key, span in (

@@ -13,6 +13,7 @@ from capforecast.config._types import (
     OutputConfig,
     PoolConfig,
     PrometheusConfig,
+    RealisedConfig,
     SeriesConfig,
 )
 from capforecast.config._values import _ValueReader
@@ -240,6 +241,16 @@ class _Reader(_ValueReader):
         return ForecastConfig(
             horizon=self.duration(m.get("horizon", "24h"), "forecast.horizon"),
             quantiles=tuple(sorted({float(q) for q in qs})),
+        )
+
+    def realised(self, value: Any) -> RealisedConfig:
+        m = self.mapping(value, "realised", allowed=("flag_after_days", "widen"))
+        widen = m.get("widen", 0.5)
+        if isinstance(widen, bool) or not isinstance(widen, (int, float)) or not 0 < widen <= 1:
+            raise self.fail("realised.widen", f"expected a share in (0, 1] such as 0.5 (1: never widen), got {widen!r}")
+        return RealisedConfig(
+            flag_after_days=self.integer(m.get("flag_after_days", 2), "realised.flag_after_days", minimum=1),
+            widen=float(widen),
         )
 
     def output(self, value: Any) -> OutputConfig:

@@ -67,7 +67,7 @@ class RunSnapshot:
     forecast_step: pd.Timedelta | None
     champions: dict[str, dict[str, str]]  # pool -> labels of capforecast_champion_info
     run: dict[str, Any]  # date, status, now (Unix seconds) from run.json
-    realised: dict[str, dict[str, float]]  # pool -> window -> busy ratio
+    realised: dict[str, dict[str, Any]]  # pool -> metric -> window -> value, and "flagged"
 
     def target_busy(self, pool: str) -> float:
         return 1.0 - self.pools[pool].service_quantile
@@ -192,20 +192,25 @@ def _read_run(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     return run, champions
 
 
-def _read_realised(path: Path) -> dict[str, dict[str, float]]:
-    """``realised.json``: ``{"pools": {pool: {window: {"busy_ratio": float}}}}`` (see docs/exporter.md)."""
+def _read_realised(path: Path) -> dict[str, dict[str, Any]]:
+    """``realised.json`` (docs/outputs.md): per pool, ``{"<metric>": {window label: value}, "flagged": 0|1}`` for
+    the metrics the job's textfile has (:data:`capforecast.jobmetrics.REALISED`), windows labelled ``1d``/``7d``."""
     if not path.is_file():
         return {}
+    from capforecast.jobmetrics import REALISED, REALISED_WINDOWS
+
     doc = _read_json(path)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     try:
-        for pool, windows in doc["pools"].items():
-            for window, v in windows.items():
-                ratio = float(v["busy_ratio"])
-                if not math.isnan(ratio):
-                    out.setdefault(str(pool), {})[str(window)] = ratio
+        for pool, scores in doc["pools"].items():
+            entry: dict[str, Any] = {"flagged": float(bool(scores.get("flagged")))}
+            for key, name, _ in REALISED:
+                values = {label: float(scores[window][key]) for window, label in REALISED_WINDOWS.items()
+                          if window in scores and scores[window].get(key) is not None}
+                entry[name] = {w: v for w, v in values.items() if not math.isnan(v)}
+            out[str(pool)] = entry
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise _bad(path, 'realised busy file ({"pools": {pool: {window: {"busy_ratio": 0.03}}}})') from None
+        raise _bad(path, 'realised scores ({"pools": {pool: {"last_day": {"busy_ratio": ...}, ...}}})') from None
     return out
 
 

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from capforecast.errors import CapforecastError
 from capforecast.exporter._run import RunSnapshot, load_run, run_key
+from capforecast.jobmetrics import REALISED, REALISED_FLAGGED, REALISED_PREFIX
 
 __all__ = ["METRICS", "RunCollector"]
 
@@ -34,7 +35,9 @@ METRICS = {
     "capforecast_forecast_quantile": "Forecast quantile of the pool's demand for now or now + lead time.",
     "capforecast_lead_time_seconds": "Time a new node of the pool needs to be ready (the plan's lead time).",
     "capforecast_target_busy_ratio": "The pool's busy target: share of time demand may exceed capacity.",
-    "capforecast_realised_busy_ratio": "Share of time demand exceeded the planned capacity, over the window.",
+    # from the run's realised.json: the same names, labels and values as the job's textfile metrics
+    **{REALISED_PREFIX + name: help_text for _, name, help_text in REALISED},
+    REALISED_PREFIX + "flagged": REALISED_FLAGGED,
     "capforecast_champion_info": "The model forecasting the pool in this run.",
     "capforecast_run_info": "The run directory being served.",
     "capforecast_run_timestamp_seconds": "Unix time the served nightly run planned from (its 'now').",
@@ -140,12 +143,23 @@ def _pool_families(snap: RunSnapshot, now: pd.Timestamp) -> Iterator[Metric]:
                     quant.add_metric([pool, at, key], value)
     yield from fam.values()
     yield from (yhat, quant)
-    if snap.realised:  # a run without realised.json has no such series, rather than an empty family
-        realised = _gauge("capforecast_realised_busy_ratio", ["pool", "window"])
-        for pool, windows in sorted(snap.realised.items()):
-            for window, ratio in sorted(windows.items()):
-                realised.add_metric([pool, window], ratio)
-        yield realised
+    yield from _realised_families(snap)
+
+
+def _realised_families(snap: RunSnapshot) -> Iterator[Metric]:
+    """realised.json's scores; a run without it (or with no pool scored yet) has no such series."""
+    for _, name, _ in REALISED:
+        fam = _gauge(REALISED_PREFIX + name, ["pool", "window"])
+        for pool, scores in sorted(snap.realised.items()):
+            for window, value in sorted(scores[name].items()):
+                fam.add_metric([pool, window], value)
+        if fam.samples:
+            yield fam
+    if snap.realised:
+        flagged = _gauge(REALISED_PREFIX + "flagged", ["pool"])
+        for pool, scores in sorted(snap.realised.items()):
+            flagged.add_metric([pool], scores["flagged"])
+        yield flagged
 
 
 def _run_families(snap: RunSnapshot) -> Iterator[Metric]:

@@ -190,6 +190,7 @@ class RangeClient:
             return [f.result() for f in futures]
 
 
+_VM_MAX_POINTS = re.compile(r"cannot exceed -search\.maxPointsPerTimeseries=(\d+)")
 _CERT_FAILED = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.IGNORECASE)
 
 
@@ -274,6 +275,9 @@ def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
             hint = "the server speaks HTTPS: write the URL as https://..."
         if "maximum resolution" in resp.text:
             hint = "lower --max-points (max_points) to 11000 or less, the most Prometheus accepts per series"
+        if limit := _VM_MAX_POINTS.search(resp.text):  # VictoriaMetrics: "cannot exceed -search.max...=30000"
+            hint = (f"lower --max-points (max_points) to {limit.group(1)} or less, the most this VictoriaMetrics "
+                    "accepts per series (its -search.maxPointsPerTimeseries)")
         raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")
     fast = decode_body(resp.content)
     if fast is not None:

@@ -142,6 +142,7 @@ def _write_metrics(cfg: Config, started: float, status: str, steps: dict[str, fl
         m.backtest_score = {p: c["score"] for p, c in result.champions.items() if c.get("score") is not None}
         m.fallback = {p: int(bool(c.get("fallback"))) for p, c in result.champions.items()}
         m.planned_nodes_max = dict(result.planned_nodes_max)
+        m.realised = dict(result.realised)
     try:
         jobmetrics.write_textfile(cfg.output.metrics_file, m)
     except (OSError, OutputError) as exc:  # e.g. a file of that name that capforecast did not write

@@ -134,23 +134,33 @@ def test_a_swapped_latest_is_served_at_the_next_scrape_and_a_broken_one_keeps_th
     assert third["capforecast_planned_nodes"] == second["capforecast_planned_nodes"]  # ... and keeps them
 
 
-def test_realised_json_adds_the_busy_share_and_labels_are_escaped(state: Path, tmp_path: Path) -> None:
+def test_realised_scores_are_served_as_the_job_metrics_have_them_and_labels_are_escaped(
+    state: Path, tmp_path: Path
+) -> None:
+    # the second night scored the first night's plan: realised.json and the textfile hold the same scores
     run = tmp_path / "run"
-    shutil.copytree(state / "runs" / "2026-05-21", run)
-    realised = {"pools": {"a100": {"1d": {"busy_ratio": 0.031}, "7d": {"busy_ratio": 0.044}}}}
-    (run / "realised.json").write_text(json.dumps(realised), encoding="utf-8")
+    shutil.copytree(state / "runs" / "2026-05-22", run)
+    realised = json.loads((run / "realised.json").read_text())["pools"]
+    assert set(realised) == set(POOLS)
     summary = json.loads((run / "run.json").read_text())
     odd = 'gbm "v2" \\ tuned\nnightly'
     summary["champions"]["a100"]["model"] = odd
     (run / "run.json").write_text(json.dumps(summary), encoding="utf-8")
-    got = scrape(RunCollector(run, clock=at(AT)))
-    assert got["capforecast_realised_busy_ratio"] == {(("pool", "a100"), ("window", "1d")): 0.031,
-                                                      (("pool", "a100"), ("window", "7d")): 0.044}
+    got = scrape(RunCollector(run, clock=at(DAY2 + pd.Timedelta("4h20min"))))
+    assert got["capforecast_realised_busy_ratio"] == {
+        (("pool", p), ("window", label)): realised[p][window]["busy_ratio"]
+        for p in POOLS for window, label in (("last_day", "1d"), ("last_7_days", "7d"))}
+    textfile = (state.parent / "textfile" / "capforecast_nightly.prom").read_text()  # written by the same run
+    job = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(textfile)
+           for s in f.samples if s.name.startswith("capforecast_realised")}
+    served = {(name, key): v for name, series in got.items() if name.startswith("capforecast_realised")
+              for key, v in series.items()}
+    assert served == job and job  # the exporter's realised series are the job's, name for name, value for value
     assert set(got) == set(METRICS)  # with every input present, every documented family is emitted
     models = {dict(k)["pool"]: dict(k)["model"] for k in got["capforecast_champion_info"]}
     assert models["a100"] == odd  # quotes, backslash and newline survive the round trip through the text format
-    (run / "realised.json").write_text(json.dumps({"pools": {"a100": {"1d": 0.03}}}), encoding="utf-8")
-    with pytest.raises(OutputError, match=r"realised.json is not the realised busy file"):
+    (run / "realised.json").write_text(json.dumps({"pools": {"a100": {"last_day": 0.03}}}), encoding="utf-8")
+    with pytest.raises(OutputError, match=r"realised.json is not the realised scores"):
         RunCollector(run)
 
 
