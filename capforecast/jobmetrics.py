@@ -13,7 +13,7 @@ on a job that keeps failing.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,7 @@ def registry(m: JobMetrics) -> CollectorRegistry:
     """The metrics of ``m`` as gauges in a new registry (families in a fixed order, optional ones when given)."""
     reg = CollectorRegistry()
 
-    def family(name: str, help_text: str, labels: tuple[str, ...], samples: list[tuple[tuple[str, ...], float]],
+    def family(name: str, help_text: str, labels: tuple[str, ...], samples: Sequence[tuple[tuple[str, ...], float]],
                prefix: str = PREFIX) -> None:
         gauge = Gauge(prefix + name, help_text, labels, registry=reg)
         for values, value in samples:
