@@ -13,7 +13,7 @@ A complete, commented example is ``deploy/nightly.example.yaml``; ``docs/nightly
 from __future__ import annotations
 
 from capforecast.config._load import load_config, parse_config
-from capforecast.config._reader import DEFAULT_URL_ENV as DEFAULT_URL_ENV
+from capforecast.config._types import DEFAULT_URL_ENV as DEFAULT_URL_ENV
 from capforecast.config._types import (
     BacktestConfig,
     Config,

@@ -12,6 +12,9 @@ import pandas as pd
 
 from capforecast.errors import ConfigError
 
+#: The environment variable that, when set, overrides ``prometheus.url``.
+DEFAULT_URL_ENV = "CAPFORECAST_PROMETHEUS_URL"
+
 
 @dataclass(frozen=True)
 class SecretRef:

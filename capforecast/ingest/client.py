@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from capforecast._units import format_duration
+from capforecast._units import format_duration, format_time
 from capforecast.errors import IngestError
 from capforecast.ingest.chunks import Decoded, decode, decode_body
 from capforecast.ingest.connection import Connection
@@ -41,10 +41,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _ts(seconds: float) -> str:
-    return pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _short(promql: str, limit: int = 160) -> str:
     text = " ".join(promql.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -53,7 +49,7 @@ def _short(promql: str, limit: int = 160) -> str:
 def describe_range(promql: str, start: float, end: float, step: float) -> str:
     """``query 'x' from 2026-05-01T00:00:00Z to ... step 1m`` for error messages."""
     return (
-        f"query {_short(promql)!r} from {_ts(start)} to {_ts(end)} step "
+        f"query {_short(promql)!r} from {format_time(start)} to {format_time(end)} step "
         f"{format_duration(pd.Timedelta(seconds=step))}"
     )
 

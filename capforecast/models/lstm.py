@@ -39,6 +39,7 @@ import pandas as pd
 
 from capforecast.errors import ModelError
 from capforecast.evaluation.conformal import conformal_offsets
+from capforecast.evaluation.metrics import season_length
 from capforecast.models import _features as feat
 from capforecast.models._fallback import FallbackMixin
 from capforecast.models._lstm_train import Job, member_seed, quantiles_at, train_networks
@@ -162,7 +163,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
 
     def _bank(self, arrays: dict[str, dict[str, np.ndarray]], ids: list[str], *, context: bool) -> SeriesBank:
         """A :class:`SeriesBank` of ``ids`` (scaled as in training; the training MASE scales for a context)."""
-        m = feat.season_length(self.step_)
+        m = season_length(self.step_)
         targets, exogs, firsts = [], [], []
         for uid in ids:
             y, scale, exog = self._scaled_inputs(arrays[uid], uid, m)
@@ -177,7 +178,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
 
     def _fit(self, frame: pd.DataFrame) -> None:
         self._check_params()
-        m = feat.season_length(self.step_)
+        m = season_length(self.step_)
         self.L_ = -(-int(self.input_steps) // m) * m
         self.levels_ = training_levels(self.quantiles)
         self.median_index_ = self.levels_.index(0.5)
