@@ -31,6 +31,7 @@ def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str 
         doc["pools"][pool.name] = {
             "gpus_per_node": pool.gpus_per_node,
             "service_quantile": pool.service_quantile,
+            "lead_time_seconds": int(pool.lead_time.total_seconds()),
             "steps": [{"ds": format_time(r.ds), "nodes": int(r.nodes), "gpus": int(r.gpus), "reason": str(r.reason)}
                       for r in steps.itertuples()],
             "windows": [{"apply_at": format_time(r.apply_at), "until": format_time(r.until), "nodes": int(r.nodes),
