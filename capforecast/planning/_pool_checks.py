@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 #: Emitters a pool may select (implemented in :mod:`capforecast.emit`).
 EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer")
 #: The fields holding a duration (a unit is required in a pools file).
-DURATIONS = ("lead_time", "scale_in_cooldown")
+DURATIONS = ("lead_time", "scale_in_cooldown", "min_window")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
