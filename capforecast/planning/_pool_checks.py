@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from capforecast.planning.pools import PoolSpec
 
 #: Emitters a pool may select (implemented in :mod:`capforecast.emit`).
-EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer")
+EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer", "keda")
 #: The fields holding a duration (a unit is required in a pools file).
 DURATIONS = ("lead_time", "scale_in_cooldown", "min_window")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -103,8 +103,9 @@ def check_pool(p: PoolSpec) -> None:
         if e not in EMITTER_NAMES:
             raise _fail(name, "emitters", f"unknown emitter {e!r}", f"choose from {', '.join(EMITTER_NAMES)}")
     setattr_(p, "emitters", tuple(dict.fromkeys(emitters)))
-    if {"placeholder", "capacity-buffer"} <= set(p.emitters):
-        raise _fail(name, "emitters", "placeholder and capacity-buffer would each reserve the spare GPUs (twice)",
+    reserving = [e for e in ("placeholder", "capacity-buffer", "keda") if e in p.emitters]
+    if len(reserving) > 1:
+        raise _fail(name, "emitters", f"{' and '.join(reserving)} would each reserve the spare GPUs",
                     "choose one of them")
     if not isinstance(p.namespace, str) or not _DNS_LABEL.match(p.namespace):
         raise _fail(name, "namespace", f"{p.namespace!r} is not a valid namespace name",

@@ -1,93 +1,77 @@
 """Minimum window length with hysteresis: fewer, longer windows of held nodes, never below the raw plan.
 
 A plan that follows the forecast step by step changes every hour; ops review each change and something must
-apply it on time. :func:`hold_windows` turns the planned nodes into windows that last at least ``min_steps``
-steps, by only ever *raising* a step (so a busy target met by the raw plan cannot get worse):
+apply it on time. :func:`hold_windows` raises each step to the most nodes of its **clock window**, the windows
+of ``min_window`` counted from 00:00 UTC (``4h``: 00-04, 04-08, ...):
 
-- **scale up at once**, to the largest need of the next ``min_steps`` steps (the new window covers them all,
-  instead of climbing one step at a time);
-- **scale in only when both** the window in force has lasted ``min_steps`` steps **and** the lower level lasts
-  ``min_steps`` steps too (the largest need of the next ``min_steps`` steps is below the held level); the new
-  level is that largest need.
+- a step is only ever raised, so a busy target the raw plan meets cannot get worse;
+- the rule is monotone (more demand never gives fewer nodes) and deterministic;
+- nodes step down only at a window boundary, and the lower level lasts the whole next window (hysteresis: no
+  step down that would be undone within ``min_window``); pools share the boundaries, so their changes line up.
 
-Only the steps a plan covers are looked ahead (a single-step plan, as in the simulator's hourly mode, sees one
-step: it still never scales in twice within ``min_steps``). The window in force before the plan (``level``, and
-``age``, the steps it has lasted) carries a walk of plans, one after another, as one continuous plan.
+A plan made one step at a time (the simulator's hourly mode) sees only part of a window: ``held``, the nodes
+earlier plans held, brings in the window's earlier steps, so such a walk never steps down inside a window.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-__all__ = ["count_windows", "hold_windows", "min_steps", "window_in_force"]
+__all__ = ["count_windows", "hold_windows", "window_ids"]
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
-def min_steps(min_window: pd.Timedelta, step: pd.Timedelta) -> int:
-    """Steps of ``step`` that ``min_window`` spans (at least 1: a window is never shorter than a step).
+def window_ids(ds: pd.DatetimeIndex, min_window: pd.Timedelta) -> np.ndarray:
+    """The clock window of each time: windows of ``min_window`` from each UTC midnight, as integer ids.
 
     Examples
     --------
-    >>> min_steps(pd.Timedelta("3h"), pd.Timedelta("1h")), min_steps(pd.Timedelta(0), pd.Timedelta("1h"))
-    (3, 1)
+    >>> ds = pd.date_range("2026-05-01 02:00", periods=4, freq="2h", tz="UTC")
+    >>> ids = window_ids(ds, pd.Timedelta("4h"))
+    >>> (ids == ids[0]).tolist()
+    [True, False, False, False]
     """
-    return max(1, int(math.ceil(pd.Timedelta(min_window) / pd.Timedelta(step) - 1e-9)))
+    ds = pd.DatetimeIndex(ds)
+    ds = ds.tz_localize("UTC") if ds.tz is None else ds.tz_convert("UTC")
+    day = ds.floor("D")
+    slot = np.asarray((ds - day) // pd.Timedelta(min_window), dtype=np.int64)
+    days = np.asarray((day - _EPOCH) // pd.Timedelta(days=1), dtype=np.int64)  # whatever unit ds is held in
+    return days * 100_000 + slot
 
 
 def hold_windows(
-    nodes: np.ndarray, steps: int, *, level: int | None = None, age: int = 0
+    nodes: np.ndarray, ds: pd.DatetimeIndex, min_window: pd.Timedelta, held: pd.Series | None = None
 ) -> np.ndarray:
-    """Nodes held per step: ``nodes`` raised into windows of at least ``steps`` steps (see the module doc).
+    """``nodes`` (one per step of ``ds``) raised to the most nodes of each clock window of ``min_window``.
 
-    ``level``/``age``: the nodes held just before ``nodes[0]`` and for how many steps (``None``: no window in
-    force). The result is never below ``nodes`` and never above its maximum (or ``level``); ``steps=1`` returns
-    ``nodes`` unchanged.
+    ``held``: nodes that earlier plans held (a Series by ``ds``); those in the window of the first step, before
+    it, count too. A ``min_window`` of one step or less returns ``nodes`` unchanged.
 
     Examples
     --------
-    >>> hold_windows(np.array([3, 5, 3, 6, 2, 2, 2, 2]), 3).tolist()
-    [5, 5, 5, 6, 6, 6, 2, 2]
-    >>> hold_windows(np.array([3, 5, 3, 6, 2, 2, 2, 2]), 1).tolist()
-    [3, 5, 3, 6, 2, 2, 2, 2]
+    >>> ds = pd.date_range("2026-05-01", periods=8, freq="h", tz="UTC")
+    >>> hold_windows(np.array([3, 5, 3, 6, 2, 2, 2, 2]), ds, pd.Timedelta("4h")).tolist()
+    [6, 6, 6, 6, 2, 2, 2, 2]
+    >>> hold_windows(np.array([2]), ds[5:6], pd.Timedelta("4h"), held=pd.Series([3, 4], index=ds[3:5])).tolist()
+    [4]
     """
     raw = np.asarray(nodes, dtype=np.int64)
-    out = raw.copy()
-    steps = max(int(steps), 1)
-    for i in range(len(raw)):
-        need = int(raw[i])
-        ahead = int(raw[i: i + steps].max())
-        if level is None or need > level:
-            level, age = ahead, 0  # scale up now, for the whole next window
-        elif need < level and age >= steps and ahead < level:
-            level, age = ahead, 0  # scale in: the window has lasted, and so will the lower level
-        out[i] = level
-        age += 1
+    ds = pd.DatetimeIndex(ds)
+    step = ds[1] - ds[0] if len(ds) > 1 else pd.Timedelta(0)
+    if not len(raw) or pd.Timedelta(min_window) <= step:
+        return raw.copy()
+    ids = window_ids(ds, min_window)
+    out = pd.Series(raw).groupby(ids).transform("max").to_numpy(dtype=np.int64).copy()
+    if held is not None and len(held):
+        hds = pd.DatetimeIndex(held.index)
+        hds = hds.tz_localize("UTC") if hds.tz is None else hds
+        before = (window_ids(hds, min_window) == ids[0]) & (hds < ds[0])
+        if before.any():
+            first = ids == ids[0]
+            out[first] = np.maximum(out[first], int(np.asarray(held.to_numpy())[before].max()))
     return out
-
-
-def window_in_force(held: pd.Series | None, before: pd.Timestamp) -> tuple[int | None, int]:
-    """``(level, age)`` of the window in force at ``before`` from the nodes earlier plans held (by ``ds``).
-
-    Examples
-    --------
-    >>> s = pd.Series([4, 6, 6], index=pd.date_range("2026-05-01", periods=3, freq="h", tz="UTC"))
-    >>> window_in_force(s, pd.Timestamp("2026-05-01 03:00", tz="UTC"))
-    (6, 2)
-    >>> window_in_force(None, pd.Timestamp("2026-05-01 03:00", tz="UTC"))
-    (None, 0)
-    """
-    if held is None or not len(held):
-        return None, 0
-    idx = pd.DatetimeIndex(held.index)
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx
-    values = np.asarray(held.to_numpy(), dtype=np.int64)[np.argsort(idx)][np.sort(idx) < before]
-    if not values.size:
-        return None, 0
-    level = int(values[-1])
-    changed = np.flatnonzero(values != level)
-    return level, int(values.size - (changed[-1] + 1 if changed.size else 0))
 
 
 def count_windows(nodes: np.ndarray) -> int:

@@ -8,8 +8,8 @@ Rules, applied per pool in this order (each row's ``rule``/``reason`` names the 
    ``wanted_nodes`` and flagged ``capped`` (never clipped silently).
 3. **cooldown** — scale up at once, scale in only when the clamped need has stayed lower for
    ``scale_in_cooldown`` (the max over the trailing cooldown window, current nodes included).
-3b. **min_window** — windows of held nodes last at least ``min_window``: raised only, never lowered
-   (:mod:`capforecast.planning._smoothing`).
+3b. **min_window** — each step is raised to the most nodes of its clock window of ``min_window`` (from 00:00
+   UTC), so nodes change only at window boundaries; never lowered (:mod:`capforecast.planning._smoothing`).
 4. **lead_time** — when the current nodes are known (``state``), steps starting before ``now + lead_time``
    cannot get new nodes: they hold the current count and the shortfall is flagged.
 5. **budget** — under a shared GPU :class:`~capforecast.planning.pools.Budget`, lowest ``priority`` tiers
@@ -34,7 +34,7 @@ import pandas as pd
 from capforecast import frames
 from capforecast.errors import PlanningError
 from capforecast.planning._budget import apply_budget
-from capforecast.planning._smoothing import hold_windows, min_steps, window_in_force
+from capforecast.planning._smoothing import hold_windows
 from capforecast.planning.pools import Budget, PoolSpec
 
 __all__ = ["PLAN_COLUMNS", "plan_capacity", "static_nodes"]
@@ -128,9 +128,8 @@ def _plan_pool(
             rule[i] = "cooldown"
     nodes = np.clip(nodes, pool.min_nodes, pool.max_nodes)
 
-    # min_window: windows of at least min_window, only ever raised (the window in force carries over)
-    level, age = window_in_force(held, ds[0])
-    smooth = hold_windows(nodes, min_steps(pool.min_window, step), level=level, age=age)
+    # min_window: each step raised to the most of its clock window (held: the window's earlier steps)
+    smooth = hold_windows(nodes, ds, pool.min_window, held)
     rule[smooth > nodes] = "min_window"
     nodes = smooth
 
@@ -157,7 +156,7 @@ def _plan_pool(
         elif r == "min":
             text = f"min_nodes {pool.min_nodes} ({base})"
         elif r == "min_window":
-            text = f"min_window {_fmt(pool.min_window)}: holding {nodes[i]} for the window; {base}"
+            text = f"min_window {_fmt(pool.min_window)}: holding {nodes[i]}, the most of its window; {base}"
         elif r == "cooldown":
             src = "current nodes" if held_cur[i] else "recent need"
             text = f"cooldown {_fmt(pool.scale_in_cooldown)}: holding {nodes[i]} ({src}); {base}"
@@ -246,8 +245,8 @@ def plan_capacity(
         after another (e.g. every hour) scales in exactly as one continuous plan would. Unlike ``state`` it
         does not switch on the lead-time rule.
     held : mapping, optional
-        Per pool, the ``nodes`` earlier plans held at earlier steps (a Series indexed by ``ds``): the window in
-        force, so that ``min_window`` counts across plans made one after another.
+        Per pool, the ``nodes`` earlier plans held at earlier steps (a Series indexed by ``ds``): their steps in
+        the current ``min_window`` window count, so plans made one after another never step down inside one.
 
     Returns
     -------
