@@ -105,7 +105,7 @@ def check_pool(p: PoolSpec) -> None:
     setattr_(p, "emitters", tuple(dict.fromkeys(emitters)))
     reserving = [e for e in ("placeholder", "capacity-buffer", "keda") if e in p.emitters]
     if len(reserving) > 1:
-        raise _fail(name, "emitters", f"{' and '.join(reserving)} would each reserve the spare GPUs",
+        raise _fail(name, "emitters", f"{' and '.join(reserving)} would each reserve the spare GPUs (twice)",
                     "choose one of them")
     if not isinstance(p.namespace, str) or not _DNS_LABEL.match(p.namespace):
         raise _fail(name, "namespace", f"{p.namespace!r} is not a valid namespace name",
