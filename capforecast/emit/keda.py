@@ -61,7 +61,7 @@ def triggers(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """
     rows = rows.sort_values("apply_at")
     run = (rows["placeholder_replicas"] != rows["placeholder_replicas"].shift()).cumsum()
-    out = []
+    out: list[dict[str, Any]] = []
     for _, r in rows.groupby(run, sort=True):
         replicas = int(r["placeholder_replicas"].iloc[0])
         if replicas <= 0:

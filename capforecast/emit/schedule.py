@@ -53,7 +53,8 @@ def reservation_windows(plan: pd.DataFrame, pools: Sequence[PoolSpec], *, align:
 
     With ``align`` (default) every pool's requests go out the *largest* lead time of the pools ahead, so pools
     with different lead times change in the same windows (for the example pools over a day: 17 windows instead
-    of 20 with their ``min_window``, 36 instead of 51 with ``0s``), at the cost of holding a new node a few minutes longer; ``align=False`` uses each pool's own.
+    of 20 with their ``min_window``, 36 instead of 51 with ``0s``), at the cost of holding a new node a few
+    minutes longer; ``align=False`` uses each pool's own.
 
     Columns: ``window`` (0, 1, ...), ``apply_at`` (when the window's overlay must be in force), ``until``,
     ``unique_id``, ``nodes`` / ``gpus`` (capacity to request), ``spare_gpus`` (capacity above the expected
