@@ -1,6 +1,7 @@
 # capforecast: two commands set everything up on a fresh machine.
 #   make demo   creates or reuses .venv, installs capforecast, runs the demo on the bundled sample
-#   make test   installs the test extras and system tools the tests need (Debian's prometheus), runs the suite
+#   make test   installs the test extras and system tools the tests need (Debian's prometheus and
+#               victoria-metrics), runs the suite
 #   (make test-slow runs only the slow tests, make test-all both; tests needing the public data skip without it)
 
 PYTHON ?= python3
@@ -33,13 +34,17 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/capforecast demo --out $(OUT)
 
-# Prometheus and promtool for the ingestion tests (a real server on 127.0.0.1), from Debian's package.
+# Prometheus and promtool, and VictoriaMetrics, for the ingestion tests (real servers on 127.0.0.1), from
+# Debian's prometheus and victoria-metrics packages. The tests start their own servers on free ports; the
+# services the packages enable (:9090, :8428) are not needed (systemctl disable --now them if unwanted).
 system-deps:
-	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
-	else \
-	  echo "installing Debian's prometheus package (prometheus + promtool) for the tests"; \
+	@missing=""; \
+	{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing="prometheus"; \
+	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing package(s) for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the overlay tests need it (kubectl kustomize)"
 

@@ -133,6 +133,7 @@ def main() -> int:
                 res = run_once(config, now)
                 summary = json.loads((folder / "state" / "latest" / "run.json").read_text())
                 rows.append((label, res, summary))
+            realised = json.loads((folder / "state" / "latest" / "realised.json").read_text())["pools"]
         print(
             f"\nnightly job, 16 Helios pools, candidates {', '.join(models)}, history {args.history}, "
             f"backtest 3 x 24h, {os.cpu_count()} CPUs"
@@ -148,6 +149,17 @@ def main() -> int:
         print("\nchampions:", ", ".join(f"{m} x{n}" for m, n in champions.value_counts().items()))
         for note in rows[-1][2]["notes"]:
             print("note:", note)
+        if realised:  # the second run scores the first run's plan against the day observed since
+            print(f"\nrealised, first run's plan (last day), as the second run reports it ({len(realised)} pools)")
+            print(f"{'pool':<10} {'target':>6} {'busy':>7} {'unmet':>7} {'cost/oracle':>11} {'steps':>5} flagged")
+            for pool, r in sorted(realised.items()):
+                d = r["last_day"]
+                busy, unmet = (f"{100 * d[k]:.1f}%" if d[k] is not None else "n/a"
+                               for k in ("busy_ratio", "unmet_share"))
+                cost = f"{d['cost_ratio']:.2f}" if d["cost_ratio"] is not None else "n/a"
+                print(f"{pool:<10} {r['target']:>6.0%} {busy:>7} {unmet:>7} {cost:>11} {d['steps']:>5} {r['flagged']}")
+            met = sum(1 for r in realised.values() if (r["last_day"]["busy_ratio"] or 0) <= r["target"])
+            print(f"pools within target on the day: {met} of {len(realised)}")
     return 0
 
 

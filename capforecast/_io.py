@@ -23,8 +23,11 @@ __all__ = ["atomic_dir", "atomic_path", "fsync_dir", "make_temp_dir", "publish",
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
+
+    The file gets ``mode`` if given (e.g. 0o644 for a file another user's process reads whatever the umask),
+    else the mode ``open()`` would give it.
 
     Examples
     --------
@@ -44,7 +47,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         os.replace(tmp, target)
         fsync_dir(target.parent)
     finally:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from capforecast.errors import ConfigError
 
-__all__ = ["DURATION_FORMS", "check_horizon", "format_duration", "parse_duration", "parse_time"]
+__all__ = ["DURATION_FORMS", "check_horizon", "format_duration", "format_time", "parse_duration", "parse_time"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -114,6 +114,24 @@ def format_duration(td: pd.Timedelta | _dt.timedelta) -> str:
     if seconds:
         parts.append(f"{int(round(seconds * 1000))}ms")
     return "".join(parts)
+
+
+def format_time(ts: pd.Timestamp | _dt.datetime | float) -> str:
+    """A point in time as RFC 3339 UTC to the second (``2026-05-01T00:00:00Z``); a number is Unix seconds.
+
+    Examples
+    --------
+    >>> format_time(pd.Timestamp("2026-05-01 02:00", tz="Europe/Berlin"))
+    '2026-05-01T00:00:00Z'
+    >>> format_time(0)
+    '1970-01-01T00:00:00Z'
+    """
+    if isinstance(ts, numbers.Real) and not isinstance(ts, bool):
+        stamp = pd.Timestamp(float(ts), unit="s", tz="UTC")
+    else:
+        stamp = pd.Timestamp(ts)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str | int | float | pd.Timestamp | _dt.datetime, *, name: str = "time") -> pd.Timestamp:

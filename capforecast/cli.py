@@ -27,7 +27,8 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "sample", "ingest", "train", "forecast", "backtest", "simulate", "plan", "nightly")
+COMMANDS = ("demo", "sample", "ingest", "train", "forecast", "backtest", "simulate", "plan", "nightly", "schema",
+            "exporter")
 
 
 class _Parser(argparse.ArgumentParser):

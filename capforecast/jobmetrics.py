@@ -1,26 +1,38 @@
 """Job metrics for node-exporter's textfile collector, so ops can alert on a stale or failing nightly job.
 
-node-exporter reads every ``*.prom`` file in its ``--collector.textfile.directory``; a half-written file
-would be read as garbage, so :func:`write_textfile` writes a temporary file in the same directory and
-renames it over the old one (atomic on POSIX). The last *successful* run time is carried over from the
-previous file when a run fails, so ``time() - capforecast_nightly_last_success_timestamp_seconds > 26*3600``
-alerts on a job that keeps failing.
+The metrics are ``prometheus_client`` gauges in their own :class:`~prometheus_client.CollectorRegistry`, rendered
+by its ``generate_latest``. node-exporter reads every ``*.prom`` file in its ``--collector.textfile.directory``;
+a half-written file would be read as garbage, so :func:`write_textfile` publishes the text through
+:func:`capforecast._io.atomic_path` (a synced temporary file beside it, renamed over the old one), and only over
+a file capforecast wrote (``prometheus_client.write_to_textfile`` does the rename but neither syncs the file nor
+checks whose file it replaces). The last *successful* run time is the caller's to give (the nightly job keeps it
+in its runs' ``run.json``), so ``time() - capforecast_nightly_last_success_timestamp_seconds > 26*3600`` alerts
+on a job that keeps failing.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["JobMetrics", "read_last_success", "render", "write_textfile"]
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+__all__ = ["JobMetrics", "REALISED", "REALISED_PREFIX", "REALISED_WINDOWS", "registry", "render", "write_textfile"]
 
 PREFIX = "capforecast_nightly_"
-_LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
+REALISED_PREFIX = "capforecast_realised_"  # what earlier plans delivered: a property of the pools, not of the job
+#: realised.json's windows and the ``window`` label each one gets
+REALISED_WINDOWS = {"last_day": "1d", "last_7_days": "7d"}
+REALISED = (  # (key in realised.json, metric name after REALISED_PREFIX, help)
+    ("busy_ratio", "busy_ratio", "Share of observed steps with demand above the capacity earlier plans held, "
+     "per pool and window (1d, 7d)."),
+    ("unmet_share", "unmet_ratio", "Unserved GPU demand over all GPU demand under earlier plans, per pool and window."),
+    ("cost_ratio", "cost_ratio", "GPUs earlier plans held over the oracle's (just enough nodes), per pool and window."),
+)
+REALISED_FLAGGED = "1 if the pool's realised busy exceeded its target on too many of the last 7 days."
 
 
 @dataclass
@@ -43,12 +55,15 @@ class JobMetrics:
         Per pool, 1 if the pool fell back to the fallback model or rule, else 0.
     step_seconds
         Per step of the job, its duration in seconds.
+    realised
+        Per pool, the earlier plans scored against the demand observed since: the ``pools`` mapping of the run's
+        ``realised.json`` (:func:`capforecast.planning.realised.score_realised`).
 
     Examples
     --------
     >>> m = JobMetrics(start_time=100.0, end_time=160.0, status="success", last_success_time=160.0)
-    >>> "capforecast_nightly_duration_seconds 60" in render(m)
-    True
+    >>> print(render(m).splitlines()[2])
+    capforecast_nightly_last_run_timestamp_seconds 160.0
     """
 
     start_time: float
@@ -60,105 +75,66 @@ class JobMetrics:
     planned_nodes_max: Mapping[str, int] = field(default_factory=dict)
     fallback: Mapping[str, int] = field(default_factory=dict)
     step_seconds: Mapping[str, float] = field(default_factory=dict)
+    realised: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def registry(m: JobMetrics) -> CollectorRegistry:
+    """The metrics of ``m`` as gauges in a new registry (families in a fixed order, optional ones when given)."""
+    reg = CollectorRegistry()
 
+    def family(name: str, help_text: str, labels: tuple[str, ...], samples: Sequence[tuple[tuple[str, ...], float]],
+               prefix: str = PREFIX) -> None:
+        gauge = Gauge(prefix + name, help_text, labels, registry=reg)
+        for values, value in samples:
+            (gauge.labels(*values) if labels else gauge).set(value)
 
-def _number(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    if isinstance(value, float) and math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(int(value)) if float(value).is_integer() else repr(float(value))
+    family("last_run_timestamp_seconds", "Unix time the last nightly run ended.", (), [((), m.end_time)])
+    if m.last_success_time is not None:
+        family("last_success_timestamp_seconds", "Unix time the last successful (or partial) run ended.", (),
+               [((), m.last_success_time)])
+    family("duration_seconds", "Wall time of the last nightly run.", (), [((), m.end_time - m.start_time)])
+    family("status", "1 for the status of the last run (success, partial or failure).", ("status",),
+           [((s,), float(s == m.status)) for s in ("success", "partial", "failure")])
+    if m.step_seconds:
+        family("step_duration_seconds", "Wall time of each step of the last run.", ("step",),
+               [((k,), v) for k, v in m.step_seconds.items()])
+    if m.backtest_score:
+        family("backtest_error", "Champion's backtest error per pool (lower is better).", ("pool", "metric"),
+               [((k, m.metric), v) for k, v in sorted(m.backtest_score.items())])
+    if m.planned_nodes_max:
+        family("planned_nodes_max", "Most nodes the new plan holds per pool over its horizon.", ("pool",),
+               [((k,), v) for k, v in sorted(m.planned_nodes_max.items())])
+    if m.fallback:
+        family("pool_fallback", "1 if the pool fell back to the fallback model or rule in the last run.", ("pool",),
+               [((k,), v) for k, v in sorted(m.fallback.items())])
+    for key, name, help_text in REALISED:
+        samples = [((pool, label), s[window][key]) for pool, s in sorted(m.realised.items())
+                   for window, label in REALISED_WINDOWS.items() if s[window][key] is not None]
+        if samples:
+            family(name, help_text, ("pool", "window"), samples, prefix=REALISED_PREFIX)
+    if m.realised:
+        family("flagged", REALISED_FLAGGED, ("pool",),
+               [((k,), float(bool(s["flagged"]))) for k, s in sorted(m.realised.items())], prefix=REALISED_PREFIX)
+    return reg
 
 
 def render(m: JobMetrics) -> str:
-    """Return the metrics in the Prometheus text exposition format (one HELP/TYPE per family)."""
-    lines: list[str] = []
-
-    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        lines.append(f"# HELP {PREFIX}{name} {help_text}")
-        lines.append(f"# TYPE {PREFIX}{name} gauge")
-        for labels, value in samples:
-            text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            lines.append(
-                f"{PREFIX}{name}{{{text}}} {_number(value)}" if text else f"{PREFIX}{name} {_number(value)}"
-            )
-
-    family("last_run_timestamp_seconds", "Unix time the last nightly run ended.", [({}, m.end_time)])
-    if m.last_success_time is not None:
-        family(
-            "last_success_timestamp_seconds",
-            "Unix time the last successful (or partial) run ended.",
-            [({}, m.last_success_time)],
-        )
-    family("duration_seconds", "Wall time of the last nightly run.", [({}, m.end_time - m.start_time)])
-    family(
-        "status",
-        "1 for the status of the last run (success, partial or failure).",
-        [({"status": s}, float(s == m.status)) for s in ("success", "partial", "failure")],
-    )
-    if m.step_seconds:
-        family(
-            "step_duration_seconds",
-            "Wall time of each step of the last run.",
-            [({"step": k}, v) for k, v in m.step_seconds.items()],
-        )
-    if m.backtest_score:
-        family(
-            "backtest_error",
-            "Champion's backtest error per pool (lower is better).",
-            [({"pool": k, "metric": m.metric}, v) for k, v in sorted(m.backtest_score.items())],
-        )
-    if m.planned_nodes_max:
-        family(
-            "planned_nodes_max",
-            "Most nodes the new plan holds per pool over its horizon.",
-            [({"pool": k}, v) for k, v in sorted(m.planned_nodes_max.items())],
-        )
-    if m.fallback:
-        family(
-            "pool_fallback",
-            "1 if the pool fell back to the fallback model or rule in the last run.",
-            [({"pool": k}, v) for k, v in sorted(m.fallback.items())],
-        )
-    return "\n".join(lines) + "\n"
-
-
-def read_last_success(path: str | os.PathLike[str]) -> float | None:
-    """Return the last-success time recorded in an existing textfile, or None."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return None
-    match = re.search(rf"^{_LAST_SUCCESS} (\S+)$", text, re.MULTILINE)
-    try:
-        return float(match.group(1)) if match else None
-    except ValueError:
-        return None
+    """Return the metrics in the Prometheus text exposition format (``prometheus_client.generate_latest``)."""
+    return generate_latest(registry(m)).decode("utf-8")
 
 
 def write_textfile(path: str | os.PathLike[str], metrics: JobMetrics) -> Path:
-    """Write ``metrics`` to ``path`` atomically (temp file in the same directory, then rename).
+    """Write ``metrics`` to ``path`` atomically, readable by node-exporter (mode 0644); return the path.
 
-    If ``metrics.last_success_time`` is None, the value already in the file is kept, so a failing run does
-    not erase when the job last succeeded. Returns the path written.
+    An existing ``path`` is replaced only if capforecast wrote it (its first line is the one written here; see
+    :func:`capforecast._owned.check_file`), else :class:`~capforecast.errors.OutputError` and nothing changes.
     """
+    from capforecast._io import atomic_path
+    from capforecast._owned import check_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if metrics.last_success_time is None:
-        metrics.last_success_time = read_last_success(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render(metrics))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    check_file(path)  # before any work: a folder, a symlink or a binary file there is never replaced
+    with atomic_path(path, mode=0o644) as tmp:
+        tmp.write_text(render(metrics), encoding="utf-8")
+        check_file(path, tmp)  # a text file is capforecast's if it starts as this one does
     return path

@@ -130,14 +130,19 @@ class PrometheusServer:
         Prometheus's ``--web.config.file`` contents, e.g. ``{"tls_server_config": {"cert_file": ...,
         "key_file": ...}}``; with ``tls_server_config`` the server speaks HTTPS only and :attr:`url` is
         ``https://``. Default: none (plain HTTP).
+    scrape_configs : list of mappings, optional
+        Prometheus's ``scrape_configs`` (e.g. a job scraping an exporter on 127.0.0.1); default: none, the
+        server only serves what was backfilled.
     """
 
     def __init__(
-        self, data_dir: str | Path, extra_args: Iterable[str] = (), web_config: Mapping[str, object] | None = None
+        self, data_dir: str | Path, extra_args: Iterable[str] = (), web_config: Mapping[str, object] | None = None,
+        scrape_configs: Iterable[Mapping[str, object]] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
         self.web_config = None if web_config is None else dict(web_config)
+        self.scrape_configs = [dict(c) for c in scrape_configs]
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = None
@@ -145,7 +150,7 @@ class PrometheusServer:
     @classmethod
     def from_samples(
         cls, series: Iterable[Series], directory: str | Path, extra_args: Iterable[str] = (),
-        web_config: Mapping[str, object] | None = None,
+        web_config: Mapping[str, object] | None = None, scrape_configs: Iterable[Mapping[str, object]] = (),
     ) -> PrometheusServer:
         """Backfill ``series`` into ``directory/tsdb`` with promtool and return a (not yet started) server."""
         require_binaries()
@@ -169,7 +174,7 @@ class PrometheusServer:
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         text.unlink()
-        return cls(tsdb, extra_args, web_config)
+        return cls(tsdb, extra_args, web_config, scrape_configs)
 
     @property
     def url(self) -> str:
@@ -183,7 +188,8 @@ class PrometheusServer:
         """Start ``prometheus`` and wait until ``/-/ready`` answers 200."""
         require_binaries()
         config = self.data_dir.parent / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+        settings = {"global": {"scrape_interval": "1m"}, "scrape_configs": self.scrape_configs}
+        config.write_text(json.dumps(settings, default=str), encoding="utf-8")  # JSON is YAML
         web_args = []
         if self.web_config is not None:  # JSON is YAML
             web = self.data_dir.parent / "web.yml"

@@ -124,7 +124,7 @@ def test_missing_sections_and_queries_are_named() -> None:
 
 
 def test_file_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    with pytest.raises(ConfigError, match=r"config file .*nope\.yaml does not exist; pass an existing YAML file"):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("prometheus: [\n", encoding="utf-8")
@@ -163,12 +163,13 @@ def test_job_metrics_textfile_is_valid_and_keeps_last_success(tmp_path: Path) ->
     jobmetrics.write_textfile(path, ok)
     text = path.read_text()
     assert 'capforecast_nightly_planned_nodes_max{pool="a100"} 7' in text
-    assert 'capforecast_nightly_backtest_error{pool="a100",metric="mase"} 0.81' in text
+    assert 'capforecast_nightly_backtest_error{metric="mase",pool="a100"} 0.81' in text  # labels come sorted
     assert "capforecast_nightly_duration_seconds 90.5" in text
-    failed = jobmetrics.JobMetrics(start_time=2000.0, end_time=2010.0, status="failure")
+    # the caller carries the last success over (the nightly job from latest/run.json, tests/test_pipeline.py)
+    failed = jobmetrics.JobMetrics(start_time=2000.0, end_time=2010.0, status="failure", last_success_time=1090.5)
     jobmetrics.write_textfile(path, failed)
     text = path.read_text()
-    assert "capforecast_nightly_last_success_timestamp_seconds 1090.5" in text  # carried over
+    assert "capforecast_nightly_last_success_timestamp_seconds 1090.5" in text
     assert 'capforecast_nightly_status{status="failure"} 1' in text
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
     if shutil.which("promtool"):

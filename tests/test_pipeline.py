@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,10 +39,10 @@ def unix_seconds(ds: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
 
 
-def demand_series() -> list[Series]:
+def demand_series(start: pd.Timestamp = START, end: pd.Timestamp = END) -> list[Series]:
     """Hourly GPU demand per pool with a daily cycle, a weekday bump and noise (fixed seed)."""
     rng = np.random.default_rng(7)
-    ds = pd.date_range(START, END, freq="h")
+    ds = pd.date_range(start, end, freq="h")
     hours = np.arange(len(ds))
     out = []
     for name, (base, _) in POOLS.items():
@@ -133,13 +134,22 @@ def test_nightly_run_writes_outputs_then_pulls_only_new_data(prom: PrometheusSer
     assert (state / "runs" / "2026-05-21" / "plan.csv").read_bytes() == before["runs/2026-05-21/plan.csv"]
 
 
+def last_success_of(textfile: str) -> float:
+    """The sample of capforecast_nightly_last_success_timestamp_seconds (not its HELP line)."""
+    (value,) = re.findall(r"^capforecast_nightly_last_success_timestamp_seconds (\S+)$", textfile, re.MULTILINE)
+    return float(value)
+
+
 def test_prometheus_stopped_mid_run_leaves_everything_as_it_was(tmp_path: Path) -> None:
     server = PrometheusServer.from_samples(demand_series(), tmp_path / "prom").start()
     try:
         cfg = load_config(write_config(tmp_path, server.url))
         assert run_nightly(cfg, now=DAY1).status == "success"
         before = snapshot(cfg.output.dir)
-        last_success = cfg.output.metrics_file.read_text().split("last_success_timestamp_seconds ")[1].split()[0]
+        last_success = last_success_of(cfg.output.metrics_file.read_text())
+        finished = json.loads((cfg.output.latest / "run.json").read_text())["finished_at"]
+        assert last_success == pd.Timestamp(finished).timestamp()  # kept in the run's JSON state
+        cfg.output.metrics_file.unlink()  # so the failed run below cannot have read it back from the file
 
         def stop_at_ingest(step: str, index: int, total: int) -> None:
             if step == "ingest":
@@ -153,7 +163,7 @@ def test_prometheus_stopped_mid_run_leaves_everything_as_it_was(tmp_path: Path) 
     assert not list((cfg.output.dir / "runs").glob(".*"))  # no staging left behind
     metrics = cfg.output.metrics_file.read_text()
     assert 'capforecast_nightly_status{status="failure"} 1' in metrics
-    assert f"last_success_timestamp_seconds {last_success}" in metrics
+    assert last_success_of(metrics) == last_success
     # the command line says so in one line and exits 1
     done = cli("nightly", "--config", str(tmp_path / "nightly.yaml"), "--now", str(DAY2))
     assert done.returncode == 1

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-MODEL_CHOICES = ("naive", "seasonal_naive", "seasonal_quantile", "gbm", "holt_winters", "lstm", "auto")
-
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--model``, ``--param`` and ``--no-progress``."""
-    parser.add_argument("--model", required=True, choices=MODEL_CHOICES, metavar="NAME",
-                        help=f"model alias: one of {', '.join(MODEL_CHOICES)}")
+    """Add ``--model`` (one of :data:`capforecast.models.MODELS`), ``--param`` and ``--no-progress``."""
+    from capforecast.models import MODELS
+
+    parser.add_argument("--model", required=True, choices=tuple(MODELS), metavar="NAME",
+                        help=f"model alias: one of {', '.join(MODELS)}")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a model hyperparameter, repeatable, e.g. --param epochs=20 --param units=32 "
                         "(see docs/models.md)")

@@ -32,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"series frame CSV/parquet (default: {DEFAULT_INPUT}, generated if missing)")
     add_input_options(parser)
     parser.add_argument("--pools", default=None, help=f"pools YAML (default: {DEFAULT_POOLS})")
+    from capforecast.models import MODELS
+
     parser.add_argument("--model", default="auto",
-                        help="model alias: naive, seasonal_naive, seasonal_quantile, gbm, holt_winters, lstm, auto "
+                        help=f"model alias: {', '.join(MODELS)} "
                         "(default: auto: chosen per pool by backtest, quantiles calibrated on backtest errors)")
     parser.add_argument("--horizon", default="48h", help="how far ahead to plan, e.g. 24h, 2d (default: 48h)")
     parser.set_defaults(func=run)

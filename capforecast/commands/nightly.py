@@ -7,9 +7,11 @@ import sys
 
 DESCRIPTION = """\
 Run the nightly job described by one YAML config: pull new data from Prometheus (incrementally),
-backtest the candidate models, pick or keep each pool's champion, forecast, plan node reservations, and
-write forecast.csv, plan.csv, scores.csv, the kustomize overlay k8s/ and report.md into OUTPUT/runs/<date>;
-then point OUTPUT/latest at it. A failure leaves the previous run, models and 'latest' untouched.
+score the earlier runs' plans against the demand observed since (realised.json), backtest the candidate
+models, pick or keep each pool's champion, forecast, plan node reservations (a pool over its busy target on
+realised.flag_after_days of the last 7 days at a stricter quantile), and write forecast.csv, plan.csv,
+scores.csv, realised.json, the kustomize overlay k8s/ and report.md into OUTPUT/runs/<date>; then point
+OUTPUT/latest at it. A failure leaves the previous run, models and 'latest' untouched.
 
 Exit codes: 0 success, 3 partial (some pools fell back; see the log), 1 failure (nothing changed).
 Example config: deploy/nightly.example.yaml; every key is described in docs/nightly.md."""
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  pools       {', '.join(cfg.pool_names)}")
         print(f"  candidates  {', '.join(cfg.models.candidates)} (fallback {cfg.models.fallback})")
         print(f"  outputs     {cfg.output.runs_dir}/<date>, latest -> {cfg.output.latest}")
+        r = cfg.realised
+        print(f"  realised    over target on {r.flag_after_days} of 7 days: plan for {r.widen:g} x the miss share")
         return 0
     show = sys.stdout.isatty() and not args.no_progress
     result = run_nightly(cfg, now=args.now, force=args.force, progress=_progress if show else None)

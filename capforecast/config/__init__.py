@@ -13,7 +13,7 @@ A complete, commented example is ``deploy/nightly.example.yaml``; ``docs/nightly
 from __future__ import annotations
 
 from capforecast.config._load import load_config, parse_config
-from capforecast.config._reader import DEFAULT_URL_ENV as DEFAULT_URL_ENV
+from capforecast.config._types import DEFAULT_URL_ENV as DEFAULT_URL_ENV
 from capforecast.config._types import (
     BacktestConfig,
     Config,
@@ -22,6 +22,7 @@ from capforecast.config._types import (
     OutputConfig,
     PoolConfig,
     PrometheusConfig,
+    RealisedConfig,
     SecretRef,
     SeriesConfig,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "OutputConfig",
     "PoolConfig",
     "PrometheusConfig",
+    "RealisedConfig",
     "SecretRef",
     "SeriesConfig",
     "load_config",

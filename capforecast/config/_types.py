@@ -12,6 +12,9 @@ import pandas as pd
 
 from capforecast.errors import ConfigError
 
+#: The environment variable that, when set, overrides ``prometheus.url``.
+DEFAULT_URL_ENV = "CAPFORECAST_PROMETHEUS_URL"
+
 
 @dataclass(frozen=True)
 class SecretRef:
@@ -120,6 +123,14 @@ class ForecastConfig:
 
 
 @dataclass(frozen=True)
+class RealisedConfig:
+    """Scoring earlier plans against the demand observed since: when a pool is flagged, how much it is widened."""
+
+    flag_after_days: int = 2  # days of the last 7 with realised busy above target that flag the pool
+    widen: float = 0.5  # a flagged pool plans for this share of its miss rate (p95 -> p97.5)
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     """Where the job writes: dated run directories (and ``latest``), the model registry, the ingest
     cache, the node-exporter textfile, the lock file, and how many old runs to keep."""
@@ -171,6 +182,7 @@ class Config:
     output: OutputConfig
     source: Path | None = None
     budget: Any = None
+    realised: RealisedConfig = RealisedConfig()
 
     @property
     def pool_names(self) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from capforecast._io import atomic_dir
+from capforecast._units import format_time
 from capforecast.emit import kubernetes as kube
 from capforecast.emit.keda import scaled_object
 from capforecast.emit.schedule import reservation_windows
@@ -82,16 +83,13 @@ def _kustomization(resources: list[str], patches: list[str] | None = None) -> st
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def _iso(ts: pd.Timestamp) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str], external: bool) -> dict[str, Any]:
     items = []
     for w, rows in windows.groupby("window", sort=True):
         first = rows.iloc[0]
         items.append({
-            "name": dirs[int(w)].split("/")[-1], "apply_at": _iso(first["apply_at"]), "until": _iso(first["until"]),
+            "name": dirs[int(w)].split("/")[-1], "apply_at": format_time(first["apply_at"]),
+            "until": format_time(first["until"]),
             "overlay": dirs[int(w)],
             **({"external_patches": f"{dirs[int(w)]}/external"} if external else {}),
             "pools": {str(r["unique_id"]): {

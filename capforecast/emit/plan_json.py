@@ -10,14 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from capforecast._io import write_text
+from capforecast._units import format_time
 from capforecast.emit.schedule import reservation_windows
 from capforecast.planning.pools import PoolSpec
 
 __all__ = ["write_plan_json"]
-
-
-def _iso(ts: pd.Timestamp) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str | os.PathLike[str]) -> Path:
@@ -34,9 +31,10 @@ def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str 
         doc["pools"][pool.name] = {
             "gpus_per_node": pool.gpus_per_node,
             "service_quantile": pool.service_quantile,
-            "steps": [{"ds": _iso(r.ds), "nodes": int(r.nodes), "gpus": int(r.gpus), "reason": str(r.reason)}
+            "lead_time_seconds": int(pool.lead_time.total_seconds()),
+            "steps": [{"ds": format_time(r.ds), "nodes": int(r.nodes), "gpus": int(r.gpus), "reason": str(r.reason)}
                       for r in steps.itertuples()],
-            "windows": [{"apply_at": _iso(r.apply_at), "until": _iso(r.until), "nodes": int(r.nodes),
+            "windows": [{"apply_at": format_time(r.apply_at), "until": format_time(r.until), "nodes": int(r.nodes),
                          "spare_gpus": int(r.spare_gpus)} for r in wins.itertuples()],
         }
     return write_text(Path(out_dir) / "plan.json", json.dumps(doc, indent=1) + "\n")

@@ -20,10 +20,12 @@ from capforecast import frames
 from capforecast._io import atomic_dir, write_text
 from capforecast._units import format_duration
 from capforecast.emit._names import dns_name
+from capforecast.emit.realised_report import plot_realised, realised_lines
 from capforecast.emit.schedule import plan_step, reservation_windows
 from capforecast.errors import PlanningError
 from capforecast.planning.planner import static_nodes
 from capforecast.planning.pools import PoolSpec
+from capforecast.planning.realised import Realised
 
 __all__ = ["expected_busy", "write_report"]
 
@@ -126,10 +128,13 @@ def _runs(w: pd.DataFrame) -> pd.DataFrame:
     return merged.reset_index(drop=True)
 
 
-def _section(pool: PoolSpec, p: pd.DataFrame, w: pd.DataFrame, png: str | None, changes: str) -> list[str]:
+def _section(pool: PoolSpec, p: pd.DataFrame, w: pd.DataFrame, png: str | None, changes: str,
+             realised_png: str | None = None) -> list[str]:
     lines = [f"## {pool.name}", ""]
     if png:
         lines += [f"![{pool.name}: history, forecast band and planned capacity]({png})", ""]
+    if realised_png:
+        lines += [f"![{pool.name}: observed demand against the capacity earlier plans held]({realised_png})", ""]
     lines += [f"- what changed since the previous plan: {changes}"]
     n_cap = int(p["capped"].sum()) if "capped" in p else 0
     if n_cap:
@@ -155,11 +160,14 @@ def write_report(
     history: pd.DataFrame | None = None,
     previous_plan: pd.DataFrame | None = None,
     history_days: float = 7,
+    realised: Realised | None = None,
 ) -> Path:
     """Write ``out_dir/report.md`` and ``out_dir/report/<pool>.png``; return the markdown path.
 
     The static plan compared against holds, for the whole horizon, the nodes for the service quantile of the
-    last 14 days of ``history`` (or, without history, the plan's own peak).
+    last 14 days of ``history`` (or, without history, the plan's own peak). With ``realised`` (the earlier plans
+    scored against the demand observed since, :func:`~capforecast.planning.realised.score_realised`), the report
+    says what really happened, with ``report/<pool>-realised.png`` per scored pool.
     """
     pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
     if not pools:
@@ -210,7 +218,12 @@ def write_report(
                 cuts.append(f"| {pool.name} | {pool.priority} | {n_cut} | {p['cut_nodes'].sum() * hours:.0f} | "
                             f"{int(p['cut_nodes'].max())} |")
             png = f"report/{slug}.png" if len(fc) else None
-            lines = _section(pool, p, w, png, _changes(p, previous_plan, pool, hours))
+            scored = realised.summary["pools"].get(pool.name) if realised is not None else None
+            if scored is not None and realised is not None:
+                plot_realised(figdir / f"{slug}-realised.png", pool,
+                              realised.steps[realised.steps["unique_id"] == pool.name], scored)
+            lines = _section(pool, p, w, png, _changes(p, previous_plan, pool, hours),
+                             f"report/{slug}-realised.png" if scored is not None else None)
             sections.append("\n".join(lines))
     head = [
         "# Capacity plan",
@@ -231,6 +244,7 @@ def write_report(
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *summary,
         "",
+        *(realised_lines(realised, pools) if realised is not None else []),
         "## Budget cuts",
         "",
     ]

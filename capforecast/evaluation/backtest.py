@@ -47,6 +47,14 @@ class Backtest:
     scores : ``window_scores`` averaged over the windows: one row per model and series.
     failures : ``{model: error message}`` for models that could not be backtested.
     seconds : wall time per model (fit + predict, summed over windows).
+
+    Examples
+    --------
+    >>> from capforecast.ingest.sample import make_sample
+    >>> bt = cross_validation(make_sample(days=14, pools=["a"]), ["naive", "seasonal_naive"], h=24, n_windows=2,
+    ...                       progress=False)
+    >>> list(bt.summary().index), bt.forecasts["cutoff"].nunique()
+    (['naive', 'seasonal_naive'], 2)
     """
 
     forecasts: pd.DataFrame

@@ -46,34 +46,28 @@ __all__ = [
     "zero_scale_fallback",
 ]
 
-_SEASON_BY_STEP = {
-    pd.Timedelta(minutes=1): 1440,
-    pd.Timedelta(minutes=5): 288,
-    pd.Timedelta(minutes=10): 144,
-    pd.Timedelta(minutes=15): 96,
-    pd.Timedelta(minutes=30): 48,
-    pd.Timedelta(hours=1): 24,
-    pd.Timedelta(days=1): 7,
-}
+_DAY = pd.Timedelta(days=1)
+_WEEK = pd.Timedelta(days=7)
 
 
 def season_length(step: pd.Timedelta) -> int:
-    """Return the daily season length in steps for a sampling ``step`` (24 for hourly data, 7 for daily).
-
-    Steps that do not divide a day evenly get 1 (no season), as M4 does for yearly data.
+    """Return the season length in steps for a sampling ``step``: one day for steps that divide a day (24 for
+    hourly data), one week for daily steps and steps that divide a week, else 1 (no season, as M4 does for
+    yearly data). MASE, the backtest and every model read the season from here.
 
     Examples
     --------
-    >>> season_length(pd.Timedelta(hours=1))
-    24
+    >>> season_length(pd.Timedelta(hours=1)), season_length(pd.Timedelta(days=1))
+    (24, 7)
     """
     step = pd.Timedelta(step)
-    if step in _SEASON_BY_STEP:
-        return _SEASON_BY_STEP[step]
     if step <= pd.Timedelta(0):
         raise ConfigError(f"step must be positive to infer a season length, got {step}; pass m= explicitly")
-    day = pd.Timedelta(days=1)
-    return int(day // step) if step < day and day % step == pd.Timedelta(0) else 1
+    if step < _DAY and _DAY % step == pd.Timedelta(0):
+        return int(_DAY / step)
+    if step < _WEEK and _WEEK % step == pd.Timedelta(0):
+        return int(_WEEK / step)
+    return 1
 
 
 def _pair(y: Sequence[float] | np.ndarray, f: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,17 +24,25 @@ def plot_backtest(
 ) -> Path:
     """Draw the actuals and every model's forecast per cutoff, write a PNG to ``path`` and return it.
 
-    ``forecasts`` is ``cross_validation(...).forecasts``. ``series`` picks the panels (default: the first
-    ``max_series`` ids). With ``history`` (the series frame), the panel also shows the steps before the first
-    cutoff. Dashed vertical lines mark the cutoffs; the shaded band is the highest quantile of each model.
+    ``forecasts`` is ``cross_validation(...).forecasts``, or a forecast frame from ``model.predict`` (one cutoff:
+    its start; no actuals). ``series`` picks the panels (default: the first ``max_series`` ids). With
+    ``history`` (the series frame), the panel also shows the steps before the first cutoff. Dashed vertical
+    lines mark the cutoffs; the shaded band is the highest quantile of each model. This is ``cf.plot_forecast``.
 
     Examples
     --------
-    >>> plot_backtest(bt.forecasts, "backtest.png")  # doctest: +SKIP
+    >>> import tempfile, capforecast as cf
+    >>> frame = cf.make_sample(days=14, pools=["a100-train"])
+    >>> fc = cf.get_model("seasonal_naive").fit(frame).predict(24, quantiles=[0.5, 0.9])
+    >>> plot_backtest(fc, Path(tempfile.mkdtemp()) / "forecast.png", history=frame).name
+    'forecast.png'
     """
     import matplotlib
     from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
+    backtest = "cutoff" in forecasts.columns
+    if not backtest:  # a forecast frame: one window that starts where the history ends
+        forecasts = forecasts.assign(cutoff=forecasts.groupby("unique_id")["ds"].transform("min"))
     ids = list(series) if series else list(pd.unique(forecasts["unique_id"]))[:max_series]
     unknown = [u for u in ids if u not in set(forecasts["unique_id"])]
     if unknown or not ids:
@@ -50,9 +58,11 @@ def plot_backtest(
         actual = part.drop_duplicates("ds").sort_values("ds")
         if history is not None:
             first = part["cutoff"].min()
-            past = history[(history["unique_id"] == uid) & (history["ds"] <= first)].tail(len(actual))
-            ax.plot(past["ds"], past["y"], color="0.55", lw=1)
-        ax.plot(actual["ds"], actual["y"], color="black", lw=1.2, label="actual")
+            past = history[(history["unique_id"] == uid) & (history["ds"] <= first)]
+            past = past.tail(len(actual) * (1 if backtest else 3))
+            ax.plot(past["ds"], past["y"], color="0.55", lw=1, label=None if backtest else "history")
+        if "y" in actual:
+            ax.plot(actual["ds"], actual["y"], color="black", lw=1.2, label="actual")
         for i, model in enumerate(models):
             color = colors[i % len(colors)]
             for j, (cutoff, g) in enumerate(part[part["model"] == model].groupby("cutoff")):
@@ -65,7 +75,7 @@ def plot_backtest(
         ax.tick_params(labelsize=8)
     axes[0, 0].legend(fontsize=8, ncol=min(len(models) + 1, 6), loc="upper left")
     band = f" (band: yhat..{qcols[-1]})" if qcols else ""
-    fig.suptitle(f"backtest: forecast vs actual per cutoff{band}", fontsize=10)
+    fig.suptitle(f"backtest: forecast vs actual per cutoff{band}" if backtest else f"forecast{band}", fontsize=10)
     fig.tight_layout()
     target = Path(path)
     with atomic_path(target) as tmp:

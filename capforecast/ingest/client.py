@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from capforecast._units import format_duration
+from capforecast._units import format_duration, format_time
 from capforecast.errors import IngestError
 from capforecast.ingest.chunks import Decoded, decode, decode_body
 from capforecast.ingest.connection import Connection
@@ -41,10 +41,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _ts(seconds: float) -> str:
-    return pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _short(promql: str, limit: int = 160) -> str:
     text = " ".join(promql.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -53,7 +49,7 @@ def _short(promql: str, limit: int = 160) -> str:
 def describe_range(promql: str, start: float, end: float, step: float) -> str:
     """``query 'x' from 2026-05-01T00:00:00Z to ... step 1m`` for error messages."""
     return (
-        f"query {_short(promql)!r} from {_ts(start)} to {_ts(end)} step "
+        f"query {_short(promql)!r} from {format_time(start)} to {format_time(end)} step "
         f"{format_duration(pd.Timedelta(seconds=step))}"
     )
 
@@ -190,6 +186,7 @@ class RangeClient:
             return [f.result() for f in futures]
 
 
+_VM_MAX_POINTS = re.compile(r"cannot exceed -search\.maxPointsPerTimeseries=(\d+)")
 _CERT_FAILED = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.IGNORECASE)
 
 
@@ -274,6 +271,9 @@ def _result(resp: requests.Response, conn: Connection) -> list[Decoded]:
             hint = "the server speaks HTTPS: write the URL as https://..."
         if "maximum resolution" in resp.text:
             hint = "lower --max-points (max_points) to 11000 or less, the most Prometheus accepts per series"
+        if limit := _VM_MAX_POINTS.search(resp.text):  # VictoriaMetrics: "cannot exceed -search.max...=30000"
+            hint = (f"lower --max-points (max_points) to {limit.group(1)} or less, the most this VictoriaMetrics "
+                    "accepts per series (its -search.maxPointsPerTimeseries)")
         raise _Refused(f"Prometheus at {conn.display_url} refused the request: {_server_said(resp)}; {hint}")
     fast = decode_body(resp.content)
     if fast is not None:

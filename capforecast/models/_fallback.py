@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from capforecast.errors import ModelError
-from capforecast.models import _features as feat
+from capforecast.evaluation.metrics import season_length
 from capforecast.models.baselines import Naive, SeasonalNaive
 
 __all__ = ["FallbackMixin"]
@@ -35,7 +35,7 @@ class FallbackMixin:
         self.fallback_models_: list[tuple[list[str], object]] = []
         if not self.fallbacks_:
             return
-        m = feat.season_length(self.step_)
+        m = season_length(self.step_)
         sub = frame[frame["unique_id"].isin(list(self.fallbacks_))][["unique_id", "ds", "y"]]
         counts = sub.groupby("unique_id")["y"].agg(["size", "count"])
         empty = sorted(counts.index[counts["count"] == 0])

@@ -1,14 +1,12 @@
 """Shared feature code for the learned forecasters (GBM, LSTM, Holt-Winters).
 
-Pure numpy/pandas functions: season length from the step, cyclic calendar encodings, per-series scaling,
+Pure numpy/pandas functions: cyclic calendar encodings, per-series scaling,
 gap filling for model inputs, outage detection and the per-series history checks that decide a fallback.
 Nothing here imports TensorFlow or scikit-learn.
 
 Examples
 --------
 >>> import pandas as pd
->>> season_length(pd.Timedelta("1h"))
-24
 >>> calendar_features(pd.DatetimeIndex(["2026-01-05 06:00"], tz="UTC")).shape
 (1, 4)
 """
@@ -25,7 +23,6 @@ __all__ = [
     "fill_for_input",
     "history_problem",
     "mask_outages",
-    "season_length",
     "series_arrays",
     "ScaledInputs",
     "series_scale",
@@ -34,22 +31,6 @@ __all__ = [
 ]
 
 CALENDAR_WIDTH = 4
-_DAY = pd.Timedelta("1D")
-_WEEK = pd.Timedelta("7D")
-
-
-def season_length(step: pd.Timedelta) -> int:
-    """Steps per season: one day for sub-daily steps (24 for hourly), one week for daily steps, else 1."""
-    step = pd.Timedelta(step)
-    if step <= pd.Timedelta(0):
-        return 1
-    if step < _DAY and _DAY % step == pd.Timedelta(0):
-        return int(_DAY / step)
-    if step == _DAY:
-        return 7
-    if step < _WEEK and _WEEK % step == pd.Timedelta(0):
-        return int(_WEEK / step)
-    return 1
 
 
 def calendar_features(ds: pd.DatetimeIndex | pd.Series) -> np.ndarray:

@@ -68,6 +68,7 @@ def build_lstm_network(
     dense_units: int = 128,
     dropout: float = 0.0,
     seed: int = 0,
+    weekly: bool = False,
 ) -> keras.Model:
     """Build the (uncompiled) forecasting network.
 
@@ -101,7 +102,14 @@ def build_lstm_network(
     linear = layers.Dense(size, kernel_initializer="zeros", name="linear_out")(flat)
     raw = layers.Reshape((horizon, n_quantiles), name="raw")(layers.Add(name="sum")([deep, linear]))
     out = MonotoneQuantiles(median_index, name="quantiles")(raw)
-    return keras.Model({"past": past, "glob": glob}, out, name="capforecast_lstm")
+    inputs = {"past": past, "glob": glob}
+    if weekly:  # a learnt, per-window share of "the same step a week back" instead of the anchor
+        delta = keras.Input((horizon,), name="delta")
+        gate = layers.Dense(horizon, kernel_initializer="zeros", name="week_gate")(z)
+        shift = layers.Reshape((horizon, 1), name="week_shift")(layers.Multiply(name="week_mix")([gate, delta]))
+        out = layers.Add(name="quantiles_week")([out, shift])
+        inputs["delta"] = delta
+    return keras.Model(inputs, out, name="capforecast_lstm")
 
 
 def weighted_pinball(levels: list[float], weights: list[float]):
@@ -138,13 +146,17 @@ class WindowFeed(keras.utils.PyDataset):
     """
 
     def __init__(self, bank, origins: np.ndarray, target: np.ndarray, *, batch_size: int, steps: int, seed: int,
-                 max_weight: float) -> None:
+                 max_weight: float, weight_power: float = 1.0) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.bank, self.origins, self.target = bank, origins, target
         self.batch_size, self.steps, self.seed, self.max_weight = batch_size, steps, seed, max_weight
+        self.weight_power = weight_power
         self.epoch = 0
         probe = bank.batch(origins[np.random.default_rng(seed).integers(0, len(origins), size=4096)], target)
-        self.norm = max(float(np.minimum(probe["weight"], max_weight).mean()), 1e-6)
+        self.norm = max(float(self._weight(probe["weight"]).mean()), 1e-6)
+
+    def _weight(self, w: np.ndarray) -> np.ndarray:
+        return np.minimum(w, self.max_weight) ** self.weight_power
 
     def __len__(self) -> int:
         return self.steps
@@ -153,8 +165,7 @@ class WindowFeed(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         pick = self.origins[rng.integers(0, len(self.origins), size=self.batch_size)]
         b = self.bank.batch(pick, self.target)
-        weight = np.minimum(b["weight"], self.max_weight)
-        return {"past": b["past"], "glob": b["glob"]}, b["target"], weight / self.norm
+        return self.bank.inputs(b), b["target"], self._weight(b["weight"]) / self.norm
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -53,7 +53,7 @@ def _fit(net: Any, feed: Any, steps: int, lr: float, loss: Any, verbose: int) ->
 def quantiles_at(nets: list[Any], bank: SeriesBank, origins: np.ndarray) -> np.ndarray:
     """Median over ``nets`` of the residual quantiles ``(n, H, Q)`` at flat ``origins`` (level units)."""
     b = bank.batch(origins)
-    x = {"past": b["past"], "glob": b["glob"]}
+    x = bank.inputs(b)
     return np.median(np.stack([np.asarray(net(x, training=False), dtype=np.float64) for net in nets]), axis=0)
 
 
@@ -77,10 +77,12 @@ def train_networks(model: Any, bank: SeriesBank, jobs: list[Job], *, steps: int)
             days=probe["past"].shape[1], row_features=probe["past"].shape[2], glob_features=probe["glob"].shape[1],
             horizon=int(model.horizon), n_quantiles=q, median_index=model.median_index_, units=int(model.units),
             dense_units=int(model.dense_units), dropout=float(model.dropout), seed=job.seed,
+            weekly="delta" in probe,
         )
         net = build_lstm_network(**sizes)
         feed = WindowFeed(bank, job.origins, job.target, batch_size=int(model.batch_size), steps=steps,
-                          seed=job.seed, max_weight=float(model.max_weight))
+                          seed=job.seed, max_weight=float(model.max_weight),
+                          weight_power=float(getattr(model, "weight_power", 1.0)))
         history["loss"].append(_fit(net, feed, steps, float(model.learning_rate), loss, int(model.verbose)))
         # Keep the weights in a fresh, uncompiled network: the optimizer state and the traced training
         # functions are freed (hundreds of MiB per network), and a saved model holds no optimizer.

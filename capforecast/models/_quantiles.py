@@ -21,7 +21,7 @@ import numpy as np
 
 from capforecast.errors import ConfigError, ModelError
 
-__all__ = ["pinball", "select_levels", "training_levels"]
+__all__ = ["select_levels", "training_levels"]
 
 
 def training_levels(quantiles: Iterable[float]) -> list[float]:
@@ -60,10 +60,3 @@ def select_levels(
         out[q] = (1.0 - w) * values[..., lo] + w * values[..., hi]
     return out
 
-
-def pinball(y: np.ndarray, f: np.ndarray, q: float) -> float:
-    """Mean pinball (quantile) loss of forecast ``f`` for level ``q``, ignoring missing actuals."""
-    diff = np.asarray(y, dtype=float) - np.asarray(f, dtype=float)
-    ok = np.isfinite(diff)
-    d = diff[ok]
-    return float(np.mean(np.maximum(q * d, (q - 1.0) * d))) if d.size else float("nan")

@@ -68,8 +68,9 @@ class SeriesBank:
     def __init__(self, targets: Sequence[np.ndarray], exogs: Sequence[np.ndarray], first_ds: Sequence[pd.Timestamp],
                  step: pd.Timedelta, *, input_steps: int, horizon: int, m: int,
                  mase: Sequence[float] | None = None, calendar: bool = False,
-                 anchor: str = "seasonal_naive") -> None:
+                 anchor: str = "seasonal_naive", weekly: bool = False) -> None:
         self.L, self.H, self.m = int(input_steps), int(horizon), int(m)
+        self.week = 7 * self.m if weekly and self.L >= 7 * self.m else 0
         self.use_calendar = bool(calendar)
         self.anchor = anchor
         self.first_ns = np.asarray([pd.Timestamp(t).value for t in first_ds], dtype=np.int64)
@@ -102,6 +103,11 @@ class SeriesBank:
         self.mase_a = np.asarray(self.scales, dtype=np.float32)
         self.series_of_row = np.repeat(np.arange(len(self.starts)),
                                        [self.L - 1 + n + self.H for n in self.lengths])
+
+    @staticmethod
+    def inputs(b: dict) -> dict:
+        """The network's inputs out of a :meth:`batch`."""
+        return {k: b[k] for k in ("past", "glob", "delta") if k in b}
 
     def origin(self, series: int, t: int) -> int:
         """The flat row index of step ``t`` of series ``series``."""
@@ -152,6 +158,9 @@ class SeriesBank:
             "level": level.astype(np.float32),
             "weight": (level / mase).astype(np.float32),
         }
+        if self.week:  # the same step a week back, over the anchor: the network can switch to it per window
+            pos = L - 1 - self.week + (np.arange(H) % self.week) + 1
+            out["delta"] = (past[:, pos, 0] - anchor).astype(np.float32)
         y = self.y if target is None else target
         fut = y[o[:, None] + np.arange(1, H + 1)[None, :]]
         out["target"] = (fut / level[:, None] - anchor).astype(np.float32)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from capforecast.errors import ModelError
+from capforecast.evaluation.metrics import season_length
 from capforecast.models import _features as feat
 from capforecast.models._fallback import FallbackMixin
 from capforecast.models._quantiles import select_levels, training_levels
@@ -122,7 +123,7 @@ class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
     def _fit_rows(self, frame: pd.DataFrame) -> None:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        m = self.season_length_ = feat.season_length(self.step_)
+        m = self.season_length_ = season_length(self.step_)
         self.levels_ = training_levels(self.quantiles)
         H = int(self.horizon)
         self.scales_: dict[str, float] = {}
@@ -209,7 +210,7 @@ class GBMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         return self
 
     def _context_length(self) -> int:
-        m = feat.season_length(self.step_)
+        m = season_length(self.step_)
         w = feat.weekly_lag(m)
         return 2 * w + int(self.horizon) + m
 

@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 
 from capforecast.errors import ModelError
+from capforecast.evaluation.metrics import season_length
 from capforecast.models import _features as feat
 from capforecast.models._fallback import FallbackMixin
 from capforecast.models.base import Forecaster
 
-__all__ = ["HoltWinters"]
+__all__ = ["HoltWinters", "smoothed_states"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,68 @@ def _rng_keyword() -> str:
     from statsmodels.tsa.holtwinters.results import HoltWintersResults
 
     return "rng" if "rng" in inspect.signature(HoltWintersResults.simulate).parameters else "random_state"
+
+
+def smoothed_states(
+    y: np.ndarray, m: int, *, alpha: float, beta: float, gamma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Additive Holt-Winters with fixed smoothing, run once over ``y``: the state after every step.
+
+    The same statsmodels recursion as :class:`HoltWinters` (``ExponentialSmoothing`` with known initial states
+    and ``optimized=False``), with the seasonal update written on the new level,
+    ``s_t = gamma (y_t - l_t) + (1 - gamma) s_{t-m}``, which is statsmodels' form with smoothing
+    ``gamma (1 - alpha)`` exactly. The start is the first season: level its mean, trend 0, seasonal terms its
+    deviations (zeros unless all ``m`` values are known). A missing step changes nothing but the level, which
+    follows the trend. Causal by construction: entry ``i`` depends on ``y[: i + 1]`` only.
+
+    Returns ``level`` and ``trend`` of shape ``(n,)`` and ``season`` of shape ``(n + m,)``: ``season[:m]`` are
+    the initial terms of phases ``0 .. m-1`` and ``season[m + i]`` the term of step ``i``'s phase after step
+    ``i``. The forecast from step ``i`` for step ``t > i`` is ``level[i] + (t - i) * trend[i] + season[m + j]``
+    with ``j = i - (i - t) % m``.
+
+    Examples
+    --------
+    >>> y = np.tile([1.0, 3.0], 4)
+    >>> level, trend, season = smoothed_states(y, 2, alpha=0.5, beta=0.1, gamma=0.3)
+    >>> round(float(level[-1] + trend[-1] + season[2 + 6]), 6)  # the step after the last is like step 6
+    1.0
+    """
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    first = y[: min(n, m)]
+    known = np.isfinite(y)
+    level0 = float(np.nanmean(first)) if np.isfinite(first).any() else 0.0
+    level, trend = np.empty(n), np.empty(n)
+    season = np.zeros(n + m)
+    if np.isfinite(first).sum() == m:
+        season[:m] = first - level0  # positions 0..m-1 are their own phases
+    lv, tr, i = level0, 0.0, 0
+    while i < n:
+        j = i
+        if not known[i]:  # a gap: the level follows the trend, the seasonal terms stay
+            while j < n and not known[j]:
+                j += 1
+            level[i:j] = lv + tr * np.arange(1, j - i + 1)
+            trend[i:j] = tr
+            season[m + i: m + j] = season[i:j]
+        else:
+            while j < n and known[j]:
+                j += 1
+            seg = y[i:j] if j - i > 1 else np.repeat(y[i], 2)  # statsmodels needs two values; keep the first
+            with np.errstate(divide="ignore", invalid="ignore"):  # its AIC of an exact fit (log 0); unused here
+                res = ExponentialSmoothing(
+                    seg, trend="add", seasonal="add", seasonal_periods=m, initialization_method="known",
+                    initial_level=lv, initial_trend=tr, initial_seasonal=season[i: i + m],
+                ).fit(smoothing_level=alpha, smoothing_trend=beta, smoothing_seasonal=gamma * (1.0 - alpha),
+                      optimized=False)
+            k = j - i
+            level[i:j] = np.asarray(res.level)[:k]
+            trend[i:j] = np.asarray(res.trend)[:k]
+            season[m + i: m + j] = np.asarray(res.season)[:k]
+        lv, tr, i = float(level[j - 1]), float(trend[j - 1]), j
+    return level, trend, season
 
 
 class HoltWinters(FallbackMixin, Forecaster):
@@ -97,7 +160,7 @@ class HoltWinters(FallbackMixin, Forecaster):
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
         self._check_params()
-        m = self.season_length_ = int(self.season) if self.season else feat.season_length(self.step_)
+        m = self.season_length_ = int(self.season) if self.season else season_length(self.step_)
         if m < 2:
             raise ModelError(
                 f"holt_winters: the step {self.step_} has no daily season; pass season=<steps per season>"

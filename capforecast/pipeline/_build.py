@@ -12,7 +12,10 @@ from capforecast._units import format_duration
 from capforecast.config import Config
 from capforecast.errors import CapforecastError, ConfigError, IngestError, ModelError
 from capforecast.pipeline._champion import _previous_champion, _select, _train
+from capforecast.pipeline._realised import _planned_pools, _score_earlier, _write_realised
 from capforecast.pipeline._result import RunResult, _Steps, logger
+from capforecast.planning.pools import PoolSet
+from capforecast.planning.realised import Realised
 
 
 def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tuple[RunResult, dict[str, Any]]:
@@ -36,6 +39,11 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             result.champions[p] = {"model": None, "fallback": True, "why": "no data"}
         info["ingest"] = f"{frame['unique_id'].nunique()} pools, {len(frame)} rows, {new_rows} new"
     have = [p for p in pools if p not in missing]
+    with timer.step("realised", lambda: info["realised"]):
+        realised = _score_earlier(cfg, frame, end, result)
+        scored = realised.summary["pools"]
+        info["realised"] = (f"{len(scored)} pools scored, {len(realised.flagged())} flagged" if scored
+                            else "no earlier plan covers the observed demand")
     last_seen = frame.groupby("unique_id")["ds"].max()
     if last_seen.max() + cfg.forecast.horizon < now.floor(step):
         raise IngestError(
@@ -67,17 +75,20 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             model = _train(cfg, members, frame[frame["unique_id"].isin(members)], result)
             for p in members:
                 models[p] = (model, frame[frame["unique_id"] == p])
+    specs = _planned_pools(cfg, realised, result, [m for m, _ in models.values()])  # flagged: a stricter level
+    quantiles = sorted({*cfg.quantiles(), *(p.service_quantile for p in specs)})
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
-    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {cfg.quantiles()}"):
+    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {quantiles}"):
         unique = {id(m): m for m, _ in models.values()}
         forecast = pd.concat(
-            [m.predict(horizon, quantiles=cfg.quantiles()) for m in unique.values()], ignore_index=True
+            [m.predict(horizon, quantiles=quantiles) for m in unique.values()], ignore_index=True
         )
     with timer.step("plan", lambda: f"{len(plan)} rows"):
-        plan = _plan(cfg, forecast, frame, now, result)
+        plan = _plan(cfg, specs, forecast, frame, now, result)
         result.planned_nodes_max = {str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()}
     with timer.step("write", lambda: ", ".join(sorted(p.name for p in staging.iterdir()))):
-        _write_outputs(cfg, staging, frame, forecast, plan, scores, now)
+        _write_realised(staging, realised)
+        _write_outputs(cfg, specs, staging, frame, forecast, plan, scores, now, realised)
     if any(c.get("fallback") for c in result.champions.values()):
         result.status = "partial"
     return result, models
@@ -144,12 +155,11 @@ def _backtest(cfg: Config, frame: pd.DataFrame, aliases: list[str]) -> pd.DataFr
 
 
 def _plan(
-    cfg: Config, forecast: pd.DataFrame, frame: pd.DataFrame, now: pd.Timestamp, result: RunResult
+    cfg: Config, pools: PoolSet, forecast: pd.DataFrame, frame: pd.DataFrame, now: pd.Timestamp, result: RunResult
 ) -> pd.DataFrame:
     """Turn the forecast into a plan with the pools' specs; the previous plan gives the current nodes."""
     from capforecast.planning.planner import plan_capacity
 
-    pools = cfg.pool_specs()
     state = _current_nodes(cfg, now, pools.names())
     # each pool has its own champion; plan_capacity plans from one model, so give them one label here
     # (forecast.csv keeps each pool's model name)
@@ -193,12 +203,14 @@ def _current_nodes(cfg: Config, now: pd.Timestamp, pools: list[str]) -> dict[str
 
 def _write_outputs(
     cfg: Config,
+    pools: PoolSet,
     run_dir: Path,
     frame: pd.DataFrame,
     forecast: pd.DataFrame,
     plan: pd.DataFrame,
     scores: pd.DataFrame,
     now: pd.Timestamp,
+    realised: Realised | None = None,
 ) -> None:
     """forecast.csv, plan.csv, scores.csv, the kustomize overlay ``k8s/`` and ``report.md`` (+ PNGs)."""
     forecast.to_csv(run_dir / "forecast.csv", index=False)
@@ -206,7 +218,7 @@ def _write_outputs(
     scores.rename_axis(index="model").reset_index().to_csv(run_dir / "scores.csv", index=False)
     from capforecast.emit import write_overlay, write_plan_json, write_report
 
-    pools = cfg.pool_specs()
     write_overlay(plan, pools, run_dir)
     write_plan_json(plan, pools, run_dir)
-    write_report(run_dir, history=frame, forecast=forecast, plan=plan, pools=pools, previous_plan=_previous_plan(cfg))
+    write_report(run_dir, history=frame, forecast=forecast, plan=plan, pools=pools, previous_plan=_previous_plan(cfg),
+                 realised=realised)

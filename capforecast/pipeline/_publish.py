@@ -66,7 +66,9 @@ def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) ->
         scores = {cfg.backtest.metric: champ["score"]} if champ.get("score") is not None else None
         extra = {"why": champ["why"], "run": summary["date"], "fallback": bool(champ.get("fallback"))}
         versions[pool] = registry.save(model, pool, root, metadata=extra, frame=frame, scores=scores)
-    _write_json(staging / "run.json", {**summary, "registry_versions": versions})
+    # when the run finished, for the job metrics' last-success time (also after later runs that fail)
+    finished = pd.Timestamp.now(tz="UTC").isoformat()
+    _write_json(staging / "run.json", {**summary, "registry_versions": versions, "finished_at": finished})
     mark_folder(staging)
     _check_targets(cfg, final)  # again: something may have appeared there while the run was built
     publish(staging, final)
@@ -113,24 +115,35 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
+def _last_success(cfg: Config) -> float | None:
+    """When the run ``latest`` points at finished (its run.json's ``finished_at``; for a run written before that
+    key, when its run.json was written), in Unix seconds; None without a readable one."""
+    path = cfg.output.latest / "run.json"
+    try:
+        finished = json.loads(path.read_text(encoding="utf-8")).get("finished_at")
+        return pd.Timestamp(finished).timestamp() if finished else path.stat().st_mtime
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def _write_metrics(cfg: Config, started: float, status: str, steps: dict[str, float], result: RunResult | None) -> None:
     """Write the node-exporter textfile (if configured); a failure here is logged, never raised."""
     if cfg.output.metrics_file is None:
         return
-    ended = time.time()
     m = jobmetrics.JobMetrics(
         start_time=started,
-        end_time=ended,
+        end_time=time.time(),
         status=status,
         metric=cfg.backtest.metric,
-        last_success_time=ended if status in ("success", "partial") else None,
+        last_success_time=_last_success(cfg),  # after a success, latest is this run
         step_seconds=dict(steps),
     )
     if result is not None:
         m.backtest_score = {p: c["score"] for p, c in result.champions.items() if c.get("score") is not None}
         m.fallback = {p: int(bool(c.get("fallback"))) for p, c in result.champions.items()}
         m.planned_nodes_max = dict(result.planned_nodes_max)
+        m.realised = dict(result.realised)
     try:
         jobmetrics.write_textfile(cfg.output.metrics_file, m)
-    except OSError as exc:
+    except (OSError, OutputError) as exc:  # e.g. a file of that name that capforecast did not write
         logger.error("nightly: cannot write job metrics to %s: %s", cfg.output.metrics_file, exc)

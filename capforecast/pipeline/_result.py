@@ -14,7 +14,7 @@ from capforecast.errors import CapforecastError
 logger = logging.getLogger("capforecast.nightly")
 
 EXIT_OK, EXIT_FAILURE, EXIT_PARTIAL = 0, 1, 3
-STEPS = ("ingest", "backtest", "select", "train", "forecast", "plan", "write", "publish")
+STEPS = ("ingest", "realised", "backtest", "select", "train", "forecast", "plan", "write", "publish")
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -36,6 +36,8 @@ class RunResult:
         Per pool, ``{"model": alias, "score": float, "kept_previous": bool, "fallback": bool, "why": str}``.
     steps : dict
         Seconds spent in each step.
+    realised : dict
+        Per pool, the earlier plans scored against the demand observed since (``realised.json``'s ``pools``).
 
     Examples
     --------
@@ -51,6 +53,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     rows_ingested: int = 0
     planned_nodes_max: dict[str, int] = field(default_factory=dict)
+    realised: dict[str, dict] = field(default_factory=dict)  # per pool, as in realised.json
 
     @property
     def exit_code(self) -> int:

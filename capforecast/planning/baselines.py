@@ -140,7 +140,11 @@ class SeasonalNaiveMax(BaselinePlanner):
 
 @dataclass
 class HoltWinters(BaselinePlanner):
-    """Additive Holt-Winters with a daily season and fixed smoothing (alpha, beta, gamma) x (1 + k)."""
+    """Additive Holt-Winters with a daily season and fixed smoothing (alpha, beta, gamma) x (1 + k).
+
+    The recursion is :func:`capforecast.models.holt_winters.smoothed_states` (the model's statsmodels one), run
+    once over the series; each decision reads the state after its last observed step.
+    """
 
     alpha: float = 0.5
     beta: float = 0.1
@@ -148,38 +152,18 @@ class HoltWinters(BaselinePlanner):
     name: ClassVar[str] = "holt_winters"
 
     def estimates(self, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision]) -> np.ndarray:
-        step = ds[1] - ds[0]
-        m = int(pd.Timedelta("1D") / step)
-        states = self._filter(y, m)
-        base = []
-        for d in decisions:
-            level, trend, season = states[d.observed - 1]
-            h = d.targets - (d.observed - 1)
-            base.append(level + h * trend + season[(d.targets) % m])
-        flat = np.concatenate(base) if base else np.zeros(0)
-        return np.maximum(flat, 0.0)[None, :] * (1.0 + np.asarray(self.knobs))[:, None]
+        from capforecast.models.holt_winters import smoothed_states
 
-    def _filter(self, y: np.ndarray, m: int) -> list[tuple[float, float, np.ndarray]]:
-        """Run the recursion once; entry i is the state after observing step i (causal by construction)."""
-        first = y[: min(len(y), m)]
-        level = float(np.nanmean(first)) if np.isfinite(first).any() else 0.0
-        trend = 0.0
-        season = np.zeros(m)  # indexed by absolute position % m
-        if np.isfinite(first).sum() == m:
-            season = first - level  # positions 0..m-1 are their own phases
-        states = []
-        for i, value in enumerate(y):
-            s = season[i % m]
-            if np.isfinite(value):
-                new_level = self.alpha * (value - s) + (1 - self.alpha) * (level + trend)
-                trend = self.beta * (new_level - level) + (1 - self.beta) * trend
-                season = season.copy()
-                season[i % m] = self.gamma * (value - new_level) + (1 - self.gamma) * s
-                level = new_level
-            else:
-                level = level + trend
-            states.append((level, trend, season))
-        return states
+        if not decisions:
+            return np.zeros((len(self.knobs), 0))
+        m = int(pd.Timedelta("1D") / (ds[1] - ds[0]))
+        level, trend, season = smoothed_states(y, m, alpha=self.alpha, beta=self.beta, gamma=self.gamma)
+        targets = np.concatenate([d.targets for d in decisions]).astype(int)
+        # the state after each decision's last observed step, one entry per target
+        last = np.concatenate([np.full(len(d.targets), len(_observed(y, d)) - 1) for d in decisions])
+        phase_step = last - (last - targets) % m  # the newest observed step of each target's phase
+        flat = level[last] + (targets - last) * trend[last] + season[m + phase_step]
+        return np.maximum(flat, 0.0)[None, :] * (1.0 + np.asarray(self.knobs))[:, None]
 
 
 class PredictLinear(BaselinePlanner):

@@ -17,103 +17,112 @@ Every bad value raises :class:`~capforecast.errors.ConfigError` naming the pool,
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic.dataclasses import dataclass
 
-from capforecast._units import parse_duration
+from capforecast._schema import Duration, share, whole
 from capforecast.errors import ConfigError
-from capforecast.planning._pool_checks import DURATIONS, EMITTER_NAMES, check_pool
+from capforecast.planning import _pool_checks as checks
+from capforecast.planning._pool_checks import EMITTER_NAMES
 
 __all__ = ["EMITTER_NAMES", "Budget", "PoolSet", "PoolSpec", "load_pools", "parse_pools"]
 
 _DEFAULT_TOLERATIONS = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
+_CONFIG = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+_OBJECT = {"type": "object", "additionalProperties": False}
+_BV = BeforeValidator
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=_CONFIG)
 class PoolSpec:
     """One GPU node pool: its size limits, timing, service target, price and how to emit its plan.
 
-    Parameters
-    ----------
-    name : str
-        The pool's name; equal to the ``unique_id`` of its demand series.
-    gpus_per_node : int
-        GPUs on one node of the pool.
-    min_nodes, max_nodes : int
-        Bounds the plan never leaves (``0 <= min_nodes <= max_nodes``).
-    lead_time : pd.Timedelta
-        Time from asking for a node to it being schedulable; capacity is requested this far ahead. Written with
-        a unit (``'15m'``); a bare number is seconds from Python and an error in a pools file.
-    target_busy : float
-        Acceptable share of time with demand above capacity (0.05 = 5 %); the plan follows the forecast
-        quantile ``1 - target_busy`` unless ``quantile`` is given.
-    quantile : float or None
-        Explicit service quantile (overrides ``target_busy``), e.g. 0.95.
-    headroom : float
-        Extra fraction on top of the quantile forecast (0.1 = +10 %).
-    scale_in_cooldown : pd.Timedelta
-        Capacity is only reduced once the forecast has stayed lower for this long (no flapping).
-    min_window : pd.Timedelta
-        Clock windows of held nodes (from 00:00 UTC): each step is raised (never lowered) to the most nodes of
-        its window, so nodes change only at window boundaries (``0s``: follow every step). The default, 4h,
-        was chosen on Helios with ``capforecast simulate`` (docs/keda.md).
-    price_per_node_hour : float
-        Cost of one node for one hour, for the report's cost comparison.
-    priority : int
-        Tier under a shared :class:`Budget`: higher keeps its nodes, lower is cut first (as Kubernetes
-        PriorityClass values).
-    node_selector : dict
-        Node labels that select the pool's nodes (placed on the placeholder pods).
-    tolerations : tuple of dict
-        Pod tolerations for the pool's taints (default: tolerate ``nvidia.com/gpu``).
-    emitters : tuple of str
-        Which Kubernetes emitters render this pool (see ``capforecast.emit.EMITTERS``).
-    namespace : str
-        Namespace of the placeholder objects.
-    gpu_resource : str
-        Extended resource name of a GPU.
-    placeholder_gpus : int
-        GPUs requested by one placeholder pod (the reservation granularity).
-    hpa : dict
-        For the ``hpa`` emitter: ``name`` (the HPA), ``target`` (the Deployment it scales, default ``name``),
-        ``namespace`` and ``gpus_per_replica`` (default 1).
-    karpenter : dict
-        For the ``karpenter`` emitter: ``nodepool`` (the NodePool name) and ``nodeclass`` (its EC2NodeClass).
+    Every field is checked when the object is made, from Python as from a file; ``capforecast schema pools``
+    prints the fields with their meaning (the descriptions below). A duration is written with a unit
+    (``'15m'``); a bare number is seconds from Python and an error in a file.
 
     Examples
     --------
     >>> pool = PoolSpec(name="a100-train", gpus_per_node=8, min_nodes=1, max_nodes=10, lead_time="15m")
     >>> pool.service_quantile, pool.lead_time
     (0.95, Timedelta('0 days 00:15:00'))
+    >>> PoolSpec(name="a", gpus_per_node=8, min_nodes=0, max_nodes=2, lead_time="1m",
+    ...          target_busy=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    capforecast.errors.ConfigError: pool 'a', key 'target_busy': 0 would need infinite capacity; ...
     """
 
-    name: str
-    gpus_per_node: int
-    min_nodes: int
-    max_nodes: int
-    lead_time: pd.Timedelta
-    target_busy: float = 0.05
-    quantile: float | None = None
-    headroom: float = 0.0
-    scale_in_cooldown: pd.Timedelta = pd.Timedelta(hours=1)
-    min_window: pd.Timedelta = pd.Timedelta(hours=4)
-    price_per_node_hour: float = 1.0
-    priority: int = 0
-    node_selector: dict[str, str] = field(default_factory=dict, hash=False)
-    tolerations: tuple[dict[str, Any], ...] = field(default=_DEFAULT_TOLERATIONS, hash=False)
-    emitters: tuple[str, ...] = ("placeholder",)
-    namespace: str = "capforecast"
-    gpu_resource: str = "nvidia.com/gpu"
-    placeholder_gpus: int = 1
-    hpa: dict[str, Any] = field(default_factory=dict, hash=False)
-    karpenter: dict[str, Any] = field(default_factory=dict, hash=False)
+    name: Annotated[str, _BV(checks.name), Field(
+        description="The pool's name; equal to the unique_id of its demand series.")]
+    gpus_per_node: Annotated[int, Field(ge=1), _BV(whole(1, 8)), Field(description="GPUs on one node of the pool.")]
+    min_nodes: Annotated[int, Field(ge=0), _BV(whole(0, 1)), Field(
+        description="The plan never goes below this many nodes.")]
+    max_nodes: Annotated[int, Field(ge=1), _BV(whole(1, 12)), Field(
+        description="The plan never goes above this many nodes (a forecast above it is flagged).")]
+    lead_time: Annotated[Duration, Field(
+        description="Time from asking for a node to it being schedulable, e.g. 15m; capacity is requested this "
+                    "far ahead.")]
+    target_busy: Annotated[float, Field(gt=0, le=0.5), _BV(share(0.0, 0.5, "0.05")), _BV(checks.target_busy), Field(
+        description="Acceptable share of time with demand above capacity (0.05 = 5 %); the plan "
+        "follows the forecast quantile 1 - target_busy unless quantile is given.")] = 0.05
+    quantile: Annotated[Annotated[float, Field(gt=0, lt=1)] | None, _BV(checks.quantile), Field(
+        description="Explicit service quantile (overrides target_busy), e.g. 0.95.")] = None
+    headroom: Annotated[float, Field(ge=0, le=10), _BV(share(0.0, 10.0, "0.1")), Field(
+        description="Extra fraction on top of the quantile forecast (0.1 = +10 %).")] = 0.0
+    scale_in_cooldown: Annotated[Duration, Field(
+        description="Capacity is only reduced once the forecast has stayed lower this long (no flapping).",
+        json_schema_extra={"default": "1h"})
+    ] = pd.Timedelta(hours=1)
+    min_window: Annotated[Duration, Field(
+        description="Clock windows of held nodes (from 00:00 UTC, e.g. 4h: 00-04, 04-08, ...): each step is "
+                    "raised, never lowered, to the most nodes of its window, so nodes change only at window "
+                    "boundaries; 0s follows every step. The default was chosen on Helios (docs/keda.md).",
+        json_schema_extra={"default": "4h"})
+    ] = pd.Timedelta(hours=4)
+    price_per_node_hour: Annotated[float, Field(ge=0), _BV(share(0.0, 1e9, "32.77")), Field(
+        description="Cost of one node for one hour, for the report's cost comparison.")] = 1.0
+    priority: Annotated[int, _BV(checks.priority), Field(
+        description="Tier under a shared budget: higher keeps its nodes, lower is cut first (as Kubernetes "
+                    "PriorityClass values).")] = 0
+    node_selector: Annotated[dict[str, str], _BV(checks.node_selector), Field(
+        description="Node labels that select the pool's nodes (placed on the placeholder pods).")
+    ] = dataclasses.field(default_factory=dict, hash=False)
+    tolerations: Annotated[tuple[dict[str, Any], ...], _BV(checks.tolerations), Field(
+        description="Pod tolerations for the pool's taints.", json_schema_extra={"doc_default": "tolerate "
+                                                                                "`nvidia.com/gpu`"})
+    ] = dataclasses.field(default=_DEFAULT_TOLERATIONS, hash=False)
+    emitters: Annotated[tuple[str, ...], _BV(checks.emitters), Field(
+        description="Which Kubernetes emitters render this pool: any of placeholder, capacity-buffer, keda, "
+                    "hpa, karpenter (only one of placeholder, capacity-buffer and keda)."),
+        WithJsonSchema({"type": "array", "items": {"enum": list(EMITTER_NAMES)}, "minItems": 1, "uniqueItems": True,
+                        "default": ["placeholder"]})] = ("placeholder",)
+    namespace: Annotated[str, Field(pattern=checks.DNS_LABEL), _BV(checks.namespace), Field(
+        description="Namespace of the placeholder objects.")] = "capforecast"
+    gpu_resource: Annotated[str, _BV(checks.gpu_resource), Field(
+        description="Extended resource name of a GPU.")] = "nvidia.com/gpu"
+    placeholder_gpus: Annotated[int, Field(ge=1), _BV(whole(1)), Field(
+        description="GPUs requested by one placeholder pod (the reservation granularity).")] = 1
+    hpa: Annotated[dict[str, Any], _BV(checks.mapping("{name: llm-server, gpus_per_replica: 1}")), Field(
+        description="For the hpa emitter: name (the HorizontalPodAutoscaler), target (the Deployment it scales, "
+                    "default name), namespace and gpus_per_replica (default 1)."),
+        WithJsonSchema({**_OBJECT, "properties": {
+            "name": {"type": "string"}, "target": {"type": "string"}, "namespace": {"type": "string"},
+            "gpus_per_replica": {"type": "integer", "minimum": 1}}})] = dataclasses.field(
+        default_factory=dict, hash=False)
+    karpenter: Annotated[dict[str, Any], _BV(checks.mapping("{nodepool: gpu-a100, nodeclass: default}")), Field(
+        description="For the karpenter emitter: nodepool (the NodePool name) and nodeclass (its EC2NodeClass, "
+                    "default 'default')."),
+        WithJsonSchema({**_OBJECT, "properties": {"nodepool": {"type": "string"}, "nodeclass": {"type": "string"}}})
+    ] = dataclasses.field(default_factory=dict, hash=False)
 
-    def __post_init__(self) -> None:
-        check_pool(self)
+    @model_validator(mode="after")
+    def _across_fields(self) -> PoolSpec:
+        checks.check_pool(self)
+        return self
 
     @property
     def service_quantile(self) -> float:
@@ -122,7 +131,24 @@ class PoolSpec:
         return round(float(q), 6)
 
 
-@dataclass(frozen=True)
+def _raise_config_error(init: Any) -> Any:
+    """PoolSpec(...) from Python raises ConfigError naming pool and key, as a file does (not pydantic's error)."""
+
+    def __init__(self: PoolSpec, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as exc:
+            from capforecast.planning._pools_file import pool_error
+
+            raise pool_error(exc, kwargs.get("name", args[0] if args else None), ()) from None
+
+    return __init__
+
+
+PoolSpec.__init__ = _raise_config_error(PoolSpec.__init__)  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True, config=_CONFIG)
 class Budget:
     """A GPU cap shared by several pools; lower ``priority`` tiers are cut first when plans exceed it.
 
@@ -132,8 +158,9 @@ class Budget:
     True
     """
 
-    gpus: int
-    pools: tuple[str, ...] | None = None  # None: every pool in the file
+    gpus: Annotated[int, Field(ge=0), _BV(whole(0, 64)), Field(description="GPUs the pools may hold together.")]
+    pools: Annotated[tuple[str, ...] | None, Field(
+        min_length=1, description="The pools sharing the cap (default: every pool in the file).")] = None
 
 
 class PoolSet(list[PoolSpec]):
@@ -162,104 +189,4 @@ class PoolSet(list[PoolSpec]):
         raise ConfigError(f"no pool named {name!r}; the pools file defines {', '.join(self.names()) or 'none'}")
 
 
-# ------------------------------------------------------------------------------------------------ reading
-
-_FIELDS = {f.name for f in dataclasses.fields(PoolSpec)}
-_REQUIRED = ("name", "gpus_per_node", "min_nodes", "max_nodes", "lead_time")
-
-
-def parse_pools(data: Mapping[str, Any]) -> PoolSet:
-    """Build the pools (and optional budget) from the parsed YAML mapping.
-
-    Examples
-    --------
-    >>> pools = parse_pools({"pools": [{"name": "h100-infer", "gpus_per_node": 8, "min_nodes": 1,
-    ...                                 "max_nodes": 6, "lead_time": "10m", "target_busy": 0.01}]})
-    >>> pools[0].service_quantile
-    0.99
-    """
-    if not isinstance(data, Mapping) or "pools" not in data:
-        raise ConfigError("pools file: expected a mapping with a list under 'pools:'; see examples/pools.yaml")
-    unknown = set(data) - {"pools", "budget"}
-    if unknown:
-        raise ConfigError(f"pools file: unknown top-level key(s) {sorted(unknown)}; only 'pools' and 'budget' exist")
-    entries = data["pools"]
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError("pools file: 'pools:' must be a non-empty list of pools; see examples/pools.yaml")
-    pools: list[PoolSpec] = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"pools file: entry {i + 1} is {entry!r}, not a mapping; write '- name: ...' with keys")
-        label = str(entry.get("name", f"#{i + 1}"))
-        missing = [k for k in _REQUIRED if k not in entry]
-        if missing:
-            raise ConfigError(f"pool {label!r}: missing key(s) {', '.join(missing)}; every pool needs "
-                              f"{', '.join(_REQUIRED)} (and target_busy or quantile)")
-        extra = sorted(set(entry) - _FIELDS)
-        if extra:
-            raise ConfigError(f"pool {label!r}: unknown key(s) {', '.join(map(str, extra))}; "
-                              f"valid keys are {', '.join(sorted(_FIELDS))}")
-        kwargs = dict(entry)
-        kwargs["name"] = str(kwargs["name"])
-        for key in DURATIONS:  # a bare number in a file has no unit (PoolSpec(lead_time=900) is seconds)
-            if key in kwargs:
-                kwargs[key] = parse_duration(kwargs[key], name=f"pool {label!r}, key {key!r}", allow_numbers=False)
-        pools.append(PoolSpec(**kwargs))
-    names = [p.name for p in pools]
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise ConfigError(f"pools file: pool name(s) {dups} appear more than once; give each pool one entry")
-    return PoolSet(pools, _parse_budget(data.get("budget"), pools))
-
-
-def _parse_budget(raw: Any, pools: list[PoolSpec]) -> Budget | None:
-    if raw is None:
-        return None
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        raw = {"gpus": raw}
-    if not isinstance(raw, Mapping) or "gpus" not in raw or set(raw) - {"gpus", "pools"}:
-        raise ConfigError(f"pools file, key 'budget': expected {{gpus: N, pools: [...]}} or a number, got {raw!r}")
-    gpus = raw["gpus"]
-    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus != int(gpus) or gpus < 0:
-        raise ConfigError(f"pools file, key 'budget.gpus': expected a whole number of GPUs >= 0, got {gpus!r}")
-    names = [p.name for p in pools]
-    members = raw.get("pools")
-    if members is not None:
-        if not isinstance(members, list) or not members:
-            raise ConfigError("pools file, key 'budget.pools': expected a list of pool names; omit it for all pools")
-        missing = [m for m in members if m not in names]
-        if missing:
-            raise ConfigError(f"pools file, key 'budget.pools': {missing} are not pools in this file; "
-                              f"use names from {names}")
-        members = tuple(str(m) for m in members)
-    floor = sum(p.min_nodes * p.gpus_per_node for p in pools if members is None or p.name in members)
-    if floor > gpus:
-        raise ConfigError(f"pools file, key 'budget.gpus': {int(gpus)} GPUs cannot hold the pools' min_nodes "
-                          f"({floor} GPUs); raise the budget or lower min_nodes")
-    return Budget(gpus=int(gpus), pools=members)
-
-
-def load_pools(path: str | os.PathLike[str]) -> PoolSet:
-    """Read a pools YAML file (see :func:`parse_pools`); errors name the file, the pool and the key."""
-    import yaml
-
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"pools file {p} does not exist; pass --pools with a path like examples/pools.yaml") from None
-    except OSError as exc:
-        raise ConfigError(f"pools file {p} cannot be read ({exc.strerror}); check its permissions") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"pools file {p} is not UTF-8 text (a binary or compressed file?); pass the YAML file, "
-                          "e.g. examples/pools.yaml") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"pools file {p}: not valid YAML{where}; fix the syntax (see examples/pools.yaml)") from None
-    try:
-        return parse_pools(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+from capforecast.planning._pools_file import load_pools, parse_pools  # noqa: E402 - they read into PoolSpec

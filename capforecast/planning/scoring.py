@@ -24,7 +24,7 @@ import pandas as pd
 from capforecast.errors import FrameError, PlanningError
 from capforecast.planning._smoothing import count_windows
 
-__all__ = ["SCORE_COLUMNS", "oracle_nodes", "score_nodes", "score_plan"]
+__all__ = ["SCORE_COLUMNS", "busy_steps", "oracle_nodes", "score_nodes", "score_plan"]
 
 SCORE_COLUMNS = ("busy", "unmet_share", "idle_gpu_hours", "cost", "cost_ratio", "scale_events", "windows_per_day")
 
@@ -45,6 +45,21 @@ def oracle_nodes(demand: np.ndarray, gpus_per_node: int) -> np.ndarray:
         raise PlanningError(f"gpus_per_node must be a positive number, got {gpus_per_node}; fix the pool spec")
     d = np.asarray(demand, dtype=float)
     return np.maximum(np.ceil(d / gpus_per_node - _TOLERANCE), 0.0)
+
+
+def busy_steps(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Which steps are *busy*: demand above capacity (by more than float noise); NaN demand is never busy.
+
+    The one definition of ``busy`` (BENCHMARKS.md section 2): :func:`score_nodes` averages it over the steps.
+
+    Examples
+    --------
+    >>> busy_steps(np.array([8.0, 8.5, np.nan]), np.array([8.0, 8.0, 8.0])).tolist()
+    [False, True, False]
+    """
+    d = np.asarray(demand, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return d > np.asarray(capacity, dtype=float) + _TOLERANCE
 
 
 def score_nodes(
@@ -80,7 +95,7 @@ def score_nodes(
     oracle_sum = float(oracle.sum())
     total = float(dd.sum())
     return {
-        "busy": float(np.mean(dd > cap + _TOLERANCE)) if dd.size else math.nan,
+        "busy": float(np.mean(busy_steps(dd, cap))) if dd.size else math.nan,
         "unmet_share": float(np.maximum(dd - cap, 0).sum() / total) if total > 0 else 0.0,
         "idle_gpu_hours": float(np.maximum(cap - dd, 0).sum() * hours),
         "cost": float(nn.sum() * hours * price_per_node_hour),

@@ -1,11 +1,12 @@
 """Test helpers: build an overlay with the real kubectl and validate every object for Kubernetes 1.32 (strict).
 
-Core kinds go through kubernetes-validate. The two CRDs it has no schema for are checked here: their
+Core kinds go through kubernetes-validate. The CRDs it has no schema for are checked here: their
 metadata as a strict ObjectMeta (through a ConfigMap carrying it) and their spec against the subset of the
 published CRD schemas that capforecast writes (karpenter.sh/v1 NodePool, autoscaling.x-k8s.io/v1alpha1
-CapacityBuffer, keda.sh/v1alpha1 ScaledObject), with unknown fields rejected. The ScaledObject schema is written
-from KEDA's ScaledObject specification and cron scaler pages (keda.sh/docs/2.17); its ``cron`` triggers are also
-checked as the cron scaler reads them (timezone, start, end as 5-field cron, start != end, desiredReplicas).
+CapacityBuffer, keda.sh/v1alpha1 ScaledObject, and deploy/monitoring's monitoring.coreos.com/v1 ServiceMonitor),
+with unknown fields rejected. The ScaledObject schema is written from KEDA's ScaledObject specification and cron
+scaler pages (keda.sh/docs/2.17); its ``cron`` triggers are also checked as the cron scaler reads them (timezone,
+start, end as 5-field cron, start != end, desiredReplicas).
 """
 
 from __future__ import annotations
@@ -201,3 +202,42 @@ def check_cron_triggers(spec: dict) -> None:
                     assert part == "*" or low <= int(part) <= high, f"cron {expr!r}: {part} outside {low}-{high}"
             assert fields[4] == "*", f"cron {expr!r}: the plan pins dates, never a day of the week"
         assert spec.get("minReplicaCount", 0) <= int(meta["desiredReplicas"]) <= spec.get("maxReplicaCount", 100)
+
+
+_DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
+                                          r"(([0-9]+)s)?(([0-9]+)ms)?)$"}
+_SELECTOR = {"type": "object", "additionalProperties": False, "properties": {
+    "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+    "matchExpressions": {"type": "array", "items": {
+        "type": "object", "additionalProperties": False, "required": ["key", "operator"],
+        "properties": {"key": {"type": "string"}, "operator": {"type": "string"},
+                       "values": {"type": "array", "items": {"type": "string"}}}}}}}
+
+# The Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1, as in its published CRD): the fields
+# deploy/monitoring uses and their neighbours, required fields as the CRD requires them, unknown ones rejected.
+CRD_SPECS[("monitoring.coreos.com/v1", "ServiceMonitor")] = {
+    "type": "object", "additionalProperties": False, "required": ["endpoints", "selector"],
+    "properties": {
+        "selector": _SELECTOR,
+        "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
+            "any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}}},
+        "jobLabel": {"type": "string"},
+        "targetLabels": {"type": "array", "items": {"type": "string"}},
+        "podTargetLabels": {"type": "array", "items": {"type": "string"}},
+        "sampleLimit": {"type": "integer", "minimum": 0},
+        "endpoints": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "port": {"type": "string"},
+                "targetPort": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+                "path": {"type": "string"},
+                "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
+                "interval": _DURATION,
+                "scrapeTimeout": _DURATION,
+                "honorLabels": {"type": "boolean"},
+                "honorTimestamps": {"type": "boolean"},
+                "relabelings": {"type": "array", "items": {"type": "object"}},
+                "metricRelabelings": {"type": "array", "items": {"type": "object"}},
+            }}},
+    },
+}

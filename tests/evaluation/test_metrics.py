@@ -68,6 +68,9 @@ def test_season_length_from_step() -> None:
     assert season_length(pd.Timedelta(minutes=5)) == 288
     assert season_length(pd.Timedelta(days=1)) == 7
     assert season_length(pd.Timedelta(hours=5)) == 1
+    assert season_length(pd.Timedelta(days=3.5)) == 2  # divides a week: the one rule the models use too
+    with pytest.raises(ConfigError, match="positive"):
+        season_length(pd.Timedelta(0))
 
 
 @pytest.mark.needs_data("m4-hourly")

@@ -7,6 +7,8 @@ The server holds (all timestamps in Unix seconds, steps of one minute):
 * ``gpu_hole{pool="a100"}``: one day with a two-hour hole;
 * ``jobs_total{pool="a100"}``: a counter rising 1 per second that resets once;
 * kube-state-metrics, Kueue and vLLM series for the presets (one day).
+
+``vm`` serves the same data from a real VictoriaMetrics (``tests/vmserver.py``), seeded through its import API.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +27,9 @@ import numpy as np
 import pytest
 
 from ..promserver import INSTALL_HINT, PrometheusServer, Series
+from ..vmserver import BINARY as VM_BINARY
+from ..vmserver import INSTALL_HINT as VM_INSTALL_HINT
+from ..vmserver import VictoriaMetricsServer
 
 START = 1_777_593_600  # 2026-05-01T00:00:00Z
 DAYS = 30
@@ -104,6 +110,20 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]
         yield server
 
 
+def require_victoria_metrics() -> None:
+    """Skip the test, saying how to install it, when Debian's victoria-metrics is not installed."""
+    if shutil.which(VM_BINARY) is None:
+        pytest.skip(VM_INSTALL_HINT)
+
+
+@pytest.fixture(scope="session")
+def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
+    """The session's VictoriaMetrics with the same data as ``prom``, default query flags; skips when absent."""
+    require_victoria_metrics()
+    with VictoriaMetricsServer(tmp_path_factory.mktemp("vm")) as server:
+        yield server.seed(all_series())
+
+
 # ------------------------------------------------------------------------------------------------ chaos proxy
 @dataclass
 class Proxy:
@@ -163,10 +183,10 @@ class Proxy:
             self.after_request(index)
 
 
-@pytest.fixture
-def proxy(prom: PrometheusServer) -> Iterator[Proxy]:
-    """A chaos proxy in front of the session's Prometheus (see :class:`Proxy`)."""
-    state = Proxy(prom.url)
+@contextmanager
+def serve_proxy(upstream: str) -> Iterator[Proxy]:
+    """A running :class:`Proxy` in front of ``upstream`` (stopped on exit)."""
+    state = Proxy(upstream)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -185,3 +205,17 @@ def proxy(prom: PrometheusServer) -> Iterator[Proxy]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def proxy(prom: PrometheusServer) -> Iterator[Proxy]:
+    """A chaos proxy in front of the session's Prometheus (see :class:`Proxy`)."""
+    with serve_proxy(prom.url) as state:
+        yield state
+
+
+@pytest.fixture
+def vm_proxy(vm: VictoriaMetricsServer) -> Iterator[Proxy]:
+    """The same proxy in front of the session's VictoriaMetrics: records every request's headers."""
+    with serve_proxy(vm.url) as state:
+        yield state

@@ -7,12 +7,6 @@ from capforecast.models import _features as feat
 from capforecast.models._quantiles import select_levels, training_levels
 
 
-def test_season_length_follows_the_step():
-    assert feat.season_length(pd.Timedelta("1h")) == 24
-    assert feat.season_length(pd.Timedelta("5min")) == 288
-    assert feat.season_length(pd.Timedelta("1D")) == 7
-
-
 def test_calendar_is_cyclic_midnight_equals_next_midnight_hour_part():
     cal = feat.calendar_features(pd.date_range("2026-01-05", periods=25, freq="h", tz="UTC"))
     np.testing.assert_allclose(cal[0, :2], cal[24, :2], atol=1e-6)
