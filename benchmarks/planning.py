@@ -29,9 +29,9 @@ CELLS = [(mode, target) for mode in ("nightly", "hourly") for target in (0.05, 0
 
 
 def pools_for(names: list[str], target: float) -> list[PoolSpec]:
-    """One pool of 8-GPU nodes per series, unbounded, no lead-time or cooldown rules (the protocol's)."""
+    """One pool of 8-GPU nodes per series, unbounded, no lead-time, cooldown or min_window rules (the protocol's)."""
     return [PoolSpec(name=n, gpus_per_node=8, min_nodes=0, max_nodes=100_000, lead_time="0s",
-                     scale_in_cooldown="0s", target_busy=target) for n in names]
+                     scale_in_cooldown="0s", min_window="0s", target_busy=target) for n in names]
 
 
 def run_cells(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -102,10 +102,12 @@ def run(args: argparse.Namespace) -> int:
         write_frame(ours, stage / "plan.csv")
         write_frame(scores, stage / "scores.csv")
         write_frame(plans, stage / "plans_all.csv")
-    table = scores[["unique_id", "method", "busy", "cost_ratio", "unmet_share", "scale_events", "met"]].copy()
+    table = scores[["unique_id", "method", "busy", "cost_ratio", "unmet_share", "windows_per_day", "scale_events",
+                    "met"]].copy()
     table["busy"] = (100 * table["busy"]).map("{:.1f} %".format)
     table["unmet_share"] = (100 * table["unmet_share"]).map("{:.2f} %".format)
     table["cost_ratio"] = table["cost_ratio"].map("{:.3f}".format)
+    table["windows_per_day"] = table["windows_per_day"].map("{:.1f}".format)
     print(table.to_string(index=False))
     print(f"wrote {out / 'plan.csv'}, {out / 'scores.csv'}, {out / 'plans_all.csv'} "
           f"({args.mode}, {len(planned)} pool(s), {time.perf_counter() - started:.1f}s)")

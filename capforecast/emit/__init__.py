@@ -5,12 +5,13 @@ Two explicit registries:
 - :data:`EMITTERS` — the Kubernetes objects a pool can select with ``emitters: [...]`` in the pools file:
   ``placeholder`` (overprovisioning Deployment of pause pods, replicas patched per window), ``capacity-buffer``
   (an ``autoscaling.x-k8s.io`` CapacityBuffer), ``hpa`` (``minReplicas`` of an inference HPA) and
-  ``karpenter`` (``spec.limits`` of a Karpenter NodePool);
+  ``karpenter`` (``spec.limits`` of a Karpenter NodePool) and ``keda`` (the placeholder Deployment scaled by one
+  KEDA ScaledObject with a ``cron`` trigger per window, :mod:`capforecast.emit.keda`);
 - :data:`WRITERS` — the output files: ``k8s`` (:func:`write_overlay`), ``report`` (:func:`write_report`),
   ``json`` (:func:`write_plan_json`).
 
 >>> sorted(EMITTERS)
-['capacity-buffer', 'hpa', 'karpenter', 'placeholder']
+['capacity-buffer', 'hpa', 'karpenter', 'keda', 'placeholder']
 """
 
 from __future__ import annotations

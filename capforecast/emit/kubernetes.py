@@ -3,8 +3,10 @@
 Each pool's ``emitters`` choose which objects it gets (the registry :data:`EMITTER_FUNCS`, re-exported as
 ``capforecast.emit.EMITTERS``): ``placeholder`` (overprovisioning Deployment of pause pods under a negative
 PriorityClass), ``capacity-buffer`` (PodTemplate + ``autoscaling.x-k8s.io`` CapacityBuffer), ``hpa``
-(``minReplicas`` of your HPA) and ``karpenter`` (``spec.limits`` of your NodePool). The last two patch objects
-the user owns ("external"). :mod:`capforecast.emit.overlay` writes them to files.
+(``minReplicas`` of your HPA), ``karpenter`` (``spec.limits`` of your NodePool) and ``keda`` (the placeholder
+Deployment, scaled by the day's KEDA ScaledObject of :mod:`capforecast.emit.keda` instead of window patches).
+``hpa`` and ``karpenter`` patch objects the user owns ("external"). :mod:`capforecast.emit.overlay` writes
+them to files.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ def _placeholder_base(pool: PoolSpec) -> Objects:
             "template": {"metadata": {"labels": labels}, "spec": _pod_spec(pool)},
         },
     }]
+
+
+def _keda_base(pool: PoolSpec) -> Objects:
+    """The placeholder Deployment without ``spec.replicas``: KEDA's HPA sets it, an apply must not reset it."""
+    objs = _placeholder_base(pool)
+    del objs[0]["spec"]["replicas"]
+    return objs
+
+
+def _no_patch(pool: PoolSpec, w: pd.Series) -> Objects:
+    return []
 
 
 def _placeholder_patch(pool: PoolSpec, w: pd.Series) -> Objects:
@@ -147,13 +160,14 @@ EMITTER_FUNCS: dict[str, tuple[Callable[[PoolSpec], Objects], Callable[[PoolSpec
     "capacity-buffer": (_buffer_base, _buffer_patch, False),
     "hpa": (_hpa_base, _hpa_patch, True),
     "karpenter": (_karpenter_base, _karpenter_patch, True),
+    "keda": (_keda_base, _no_patch, False),
 }
 
 
 def base_objects(pools: Sequence[PoolSpec]) -> tuple[Objects, Objects]:
     """The base manifests: ``(ours, external stand-ins)`` for every pool and its emitters."""
     namespaces = sorted({p.namespace for p in pools
-                         if {"placeholder", "capacity-buffer"} & set(p.emitters)})
+                         if {"placeholder", "capacity-buffer", "keda"} & set(p.emitters)})
     ours: Objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": dict(_MANAGED)}}
                      for ns in namespaces]
     if namespaces:

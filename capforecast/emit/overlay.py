@@ -9,6 +9,8 @@ Layout written under ``OUT/k8s/`` (``kubectl kustomize OUT/k8s`` builds the wind
     windows/wNNN-<time>/          kustomization.yaml (resources: ../../base) + patches.yaml
     windows/wNNN-<time>/external/ patches for objects you own (HPA minReplicas, NodePool limits), built over
     external/                     stand-ins of those objects, so that they build offline (never applied)
+    keda/                         pools with the keda emitter: kustomization (resources: ../base) + one
+                                  ScaledObject per pool carrying the whole plan (``kubectl apply -k k8s/keda``)
 
 Applying a window (``kubectl apply -k windows/wNNN-...``) touches only capforecast's objects; the patches of
 your HPAs and NodePools are kept apart so that a stand-in can never overwrite the real object.
@@ -29,6 +31,7 @@ import pandas as pd
 from capforecast._io import atomic_dir
 from capforecast._units import format_time
 from capforecast.emit import kubernetes as kube
+from capforecast.emit.keda import scaled_object
 from capforecast.emit.schedule import reservation_windows
 from capforecast.errors import PlanningError
 from capforecast.planning.pools import PoolSpec
@@ -46,6 +49,11 @@ _EXTERNAL_PATCH_NOTE = (
     "# this folder after pointing its kustomization's resources at your manifests.\n"
 )
 
+
+_KEDA_NOTE = (
+    "# The whole plan of this pool: KEDA applies each window (cron trigger) at its time, in UTC.\n"
+    "# Apply once per plan with `kubectl apply -k k8s/keda`; it replaces the previous plan's triggers.\n"
+)
 
 # ------------------------------------------------------------------------------------------------ files
 
@@ -159,6 +167,14 @@ def write_overlay(
                 put(f"windows/{name}/external/patches.yaml", _dump(theirs, _EXTERNAL_PATCH_NOTE))
                 put(f"windows/{name}/external/kustomization.yaml",
                     _kustomization(["../../../external"], ["patches.yaml"]))
+        keda = [p for p in pools if "keda" in p.emitters]
+        for pool in keda:
+            rows = windows[windows["unique_id"] == pool.name]
+            put(f"keda/scaledobject-{kube.placeholder_name(pool)}.yaml",
+                _dump([scaled_object(pool, rows, target=kube.placeholder_name(pool))], _KEDA_NOTE))
+        if keda:
+            put("keda/kustomization.yaml", _kustomization(
+                ["../base", *(f"scaledobject-{kube.placeholder_name(p)}.yaml" for p in keda)]))
         put("schedule.yaml", yaml.safe_dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
                                             width=200))
         put("kustomization.yaml", _kustomization([dirs[0]]))

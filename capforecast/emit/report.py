@@ -206,15 +206,17 @@ def write_report(
                 _plot(figdir / f"{slug}.png", pool, hist, fc, p, static * pool.gpus_per_node)
             n_cap = int(p["capped"].sum()) if "capped" in p else 0
             n_cut = int((p["cut_nodes"] > 0).sum()) if "cut_nodes" in p else 0
+            w = _runs(windows[windows["unique_id"] == pool.name])
+            events = int(np.count_nonzero(np.diff(p["nodes"].to_numpy()) != 0))
             summary.append(
                 f"| {pool.name} | {pool.service_quantile:g} | {pool.target_busy:.0%} | {_pct(busy, sign)} | "
                 f"{_pct(sbusy, ssign)} | {p['nodes'].min()}-{p['nodes'].max()} | {nh:.0f} | {snh:.0f} "
-                f"({static} nodes, {static_src}) | {cost:,.0f} | {scost:,.0f} | {saving} | {n_cap} | {n_cut} |"
+                f"({static} nodes, {static_src}) | {cost:,.0f} | {scost:,.0f} | {saving} | {len(w)} | "
+                f"{events} | {n_cap} | {n_cut} |"
             )
             if n_cut:
                 cuts.append(f"| {pool.name} | {pool.priority} | {n_cut} | {p['cut_nodes'].sum() * hours:.0f} | "
                             f"{int(p['cut_nodes'].max())} |")
-            w = _runs(windows[windows["unique_id"] == pool.name])
             png = f"report/{slug}.png" if len(fc) else None
             scored = realised.summary["pools"].get(pool.name) if realised is not None else None
             if scored is not None and realised is not None:
@@ -233,11 +235,13 @@ def write_report(
         "## Summary",
         "",
         "Expected busy = mean share of steps where demand exceeds capacity, estimated from the forecast "
-        "quantiles. Cost = node-hours x price_per_node_hour over this horizon.",
+        "quantiles. Cost = node-hours x price_per_node_hour over this horizon. Windows = the pool's reservation "
+        "windows of different nodes (what ops review and something applies); scale events = steps where the "
+        "planned nodes change (`min_window` in the pools file lengthens windows).",
         "",
         "| pool | quantile | target busy | expected busy | busy, static plan | nodes | node-hours | "
-        "static node-hours | cost | static cost | saving | capped steps | budget-cut steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "static node-hours | cost | static cost | saving | windows | scale events | capped steps | budget-cut steps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *summary,
         "",
         *(realised_lines(realised, pools) if realised is not None else []),

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from capforecast.planning.pools import PoolSpec
 
 #: Emitters a pool may select (implemented in :mod:`capforecast.emit`).
-EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer")
+EMITTER_NAMES = ("placeholder", "hpa", "karpenter", "capacity-buffer", "keda")
 LABEL_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -84,8 +84,9 @@ def emitters(value: Any) -> tuple[str, ...]:
         if e not in EMITTER_NAMES:
             raise Invalid(f"unknown emitter {e!r}; choose from {', '.join(EMITTER_NAMES)}")
     out = tuple(dict.fromkeys(listed))
-    if {"placeholder", "capacity-buffer"} <= set(out):
-        raise Invalid("placeholder and capacity-buffer would each reserve the spare GPUs (twice); choose one of them")
+    reserving = [e for e in ("placeholder", "capacity-buffer", "keda") if e in out]
+    if len(reserving) > 1:
+        raise Invalid(f"{' and '.join(reserving)} would each reserve the spare GPUs (twice); choose one of them")
     return out
 
 

@@ -8,6 +8,8 @@ Rules, applied per pool in this order (each row's ``rule``/``reason`` names the 
    ``wanted_nodes`` and flagged ``capped`` (never clipped silently).
 3. **cooldown** — scale up at once, scale in only when the clamped need has stayed lower for
    ``scale_in_cooldown`` (the max over the trailing cooldown window, current nodes included).
+3b. **min_window** — each step is raised to the most nodes of its clock window of ``min_window`` (from 00:00
+   UTC), so nodes change only at window boundaries; never lowered (:mod:`capforecast.planning._smoothing`).
 4. **lead_time** — when the current nodes are known (``state``), steps starting before ``now + lead_time``
    cannot get new nodes: they hold the current count and the shortfall is flagged.
 5. **budget** — under a shared GPU :class:`~capforecast.planning.pools.Budget`, lowest ``priority`` tiers
@@ -31,6 +33,8 @@ import pandas as pd
 
 from capforecast import frames
 from capforecast.errors import PlanningError
+from capforecast.planning._budget import apply_budget
+from capforecast.planning._smoothing import hold_windows
 from capforecast.planning.pools import Budget, PoolSpec
 
 __all__ = ["PLAN_COLUMNS", "plan_capacity", "static_nodes"]
@@ -92,7 +96,7 @@ def _service_column(fc: pd.DataFrame, pool: PoolSpec) -> str:
 
 def _plan_pool(
     fc: pd.DataFrame, pool: PoolSpec, current: int | None, now: pd.Timestamp | None, step: pd.Timedelta,
-    recent: pd.Series | None = None,
+    recent: pd.Series | None = None, held: pd.Series | None = None,
 ) -> dict[str, np.ndarray]:
     col = _service_column(fc, pool)
     ds = pd.DatetimeIndex(fc["ds"])
@@ -124,6 +128,11 @@ def _plan_pool(
             rule[i] = "cooldown"
     nodes = np.clip(nodes, pool.min_nodes, pool.max_nodes)
 
+    # min_window: each step raised to the most of its clock window (held: the window's earlier steps)
+    smooth = hold_windows(nodes, ds, pool.min_window, held)
+    rule[smooth > nodes] = "min_window"
+    nodes = smooth
+
     # lead time: with known current nodes, steps before now + lead_time cannot get new ones
     shortfall = np.zeros(len(ds), np.int64)
     if current is not None:
@@ -146,6 +155,8 @@ def _plan_pool(
             text = f"CAPPED at max_nodes {pool.max_nodes}: {base}"
         elif r == "min":
             text = f"min_nodes {pool.min_nodes} ({base})"
+        elif r == "min_window":
+            text = f"min_window {_fmt(pool.min_window)}: holding {nodes[i]}, the most of its window; {base}"
         elif r == "cooldown":
             src = "current nodes" if held_cur[i] else "recent need"
             text = f"cooldown {_fmt(pool.scale_in_cooldown)}: holding {nodes[i]} ({src}); {base}"
@@ -198,57 +209,6 @@ def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | No
     }
 
 
-def _apply_budget(plan: pd.DataFrame, pools: Sequence[PoolSpec], budget: Budget) -> pd.DataFrame:
-    members = [p for p in pools if budget.pools is None or p.name in budget.pools]
-    by_name = {p.name: p for p in members}
-    sub = plan[plan["unique_id"].isin(by_name)]
-    if sub.empty:
-        return plan
-    wide = sub.pivot(index="ds", columns="unique_id", values="nodes")
-    if wide.isna().any().any():
-        raise PlanningError(
-            "budget: the pools under one budget must be planned on the same time steps; forecast them together "
-            "with one horizon and step"
-        )
-    names = list(wide.columns)
-    gpn = np.array([by_name[n].gpus_per_node for n in names])
-    mins = np.array([by_name[n].min_nodes for n in names])
-    prio = np.array([by_name[n].priority for n in names])
-    values = wide.to_numpy(dtype=np.int64)
-    cut = np.zeros_like(values)
-    for t in range(values.shape[0]):
-        row = values[t].copy()
-        excess = int(row @ gpn) - budget.gpus
-        for tier in sorted(set(prio)):
-            idx = np.flatnonzero(prio == tier)
-            while excess > 0:
-                spare = (row[idx] - mins[idx]) * gpn[idx]
-                if spare.max() <= 0:
-                    break
-                j = idx[int(np.argmax(spare))]  # water-fill: cut the pool holding most GPUs above its minimum
-                row[j] -= 1
-                excess -= gpn[j]
-            if excess <= 0:
-                break
-        cut[t] = values[t] - row
-    cut_wide = pd.DataFrame(cut, index=wide.index, columns=pd.Index(names, name="unique_id"))
-    cut_long = cut_wide.stack().rename("cut").reset_index()
-    out = plan.merge(cut_long, on=["ds", "unique_id"], how="left")
-    c = out["cut"].fillna(0).astype(np.int64).to_numpy()
-    hit = c > 0
-    out["cut_nodes"] = c
-    out.loc[hit, "nodes"] = out.loc[hit, "nodes"] - c[hit]
-    gpn_row = out["unique_id"].map({p.name: p.gpus_per_node for p in pools}).to_numpy()
-    out["gpus"] = (out["nodes"].to_numpy() * gpn_row).astype(np.int64)
-    out.loc[hit, "rule"] = "budget"
-    tiers = out["unique_id"].map({p.name: p.priority for p in pools})
-    out.loc[hit, "reason"] = [
-        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first); was: {r}"
-        for k, t, r in zip(c[hit], tiers[hit], out.loc[hit, "reason"], strict=True)
-    ]
-    return out.drop(columns="cut")
-
-
 def plan_capacity(
     forecast: pd.DataFrame,
     pools: Sequence[PoolSpec],
@@ -259,6 +219,7 @@ def plan_capacity(
     history: pd.DataFrame | None = None,
     model: str | None = None,
     recent: Mapping[str, pd.Series] | None = None,
+    held: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Plan the nodes each pool holds at each forecast step.
 
@@ -283,6 +244,9 @@ def plan_capacity(
         earlier steps, as a Series indexed by ``ds``: the cooldown counts it, so a caller planning one window
         after another (e.g. every hour) scales in exactly as one continuous plan would. Unlike ``state`` it
         does not switch on the lead-time rule.
+    held : mapping, optional
+        Per pool, the ``nodes`` earlier plans held at earlier steps (a Series indexed by ``ds``): their steps in
+        the current ``min_window`` window count, so plans made one after another never step down inside one.
 
     Returns
     -------
@@ -340,7 +304,7 @@ def plan_capacity(
             raise PlanningError(f"state for pool {pool.name!r} is {cur!r}; give the current node count (>= 0)")
         pstep = pd.Series(rows["ds"]).diff().min() if len(rows) > 1 else step
         parts.append(_plan_pool(rows.reset_index(drop=True), pool, None if cur is None else int(cur), t_now, pstep,
-                                (recent or {}).get(pool.name)))
+                                (recent or {}).get(pool.name), (held or {}).get(pool.name)))
     extra = sorted(set(fc["unique_id"].astype(str)) - {p.name for p in pools})
     if extra:
         log.info("forecast series without a pool (not planned): %s", ", ".join(extra[:10]))
@@ -348,7 +312,7 @@ def plan_capacity(
     plan["ds"] = pd.to_datetime(plan["ds"], utc=True)
     budget = budget if budget is not None else getattr(pools, "budget", None)
     if budget is not None:
-        plan = _apply_budget(plan, pools, budget)
+        plan = apply_budget(plan, pools, budget)
     order = {p.name: i for i, p in enumerate(pools)}
     plan = plan.sort_values(["unique_id", "ds"], key=lambda s: s.map(order) if s.name == "unique_id" else s)
     return plan[list(PLAN_COLUMNS) + list(_EXTRA)].reset_index(drop=True)

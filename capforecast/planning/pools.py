@@ -77,6 +77,12 @@ class PoolSpec:
         description="Capacity is only reduced once the forecast has stayed lower this long (no flapping).",
         json_schema_extra={"default": "1h"})
     ] = pd.Timedelta(hours=1)
+    min_window: Annotated[Duration, Field(
+        description="Clock windows of held nodes (from 00:00 UTC, e.g. 4h: 00-04, 04-08, ...): each step is "
+                    "raised, never lowered, to the most nodes of its window, so nodes change only at window "
+                    "boundaries; 0s follows every step. The default was chosen on Helios (docs/keda.md).",
+        json_schema_extra={"default": "4h"})
+    ] = pd.Timedelta(hours=4)
     price_per_node_hour: Annotated[float, Field(ge=0), _BV(share(0.0, 1e9, "32.77")), Field(
         description="Cost of one node for one hour, for the report's cost comparison.")] = 1.0
     priority: Annotated[int, _BV(checks.priority), Field(
@@ -90,8 +96,8 @@ class PoolSpec:
                                                                                 "`nvidia.com/gpu`"})
     ] = dataclasses.field(default=_DEFAULT_TOLERATIONS, hash=False)
     emitters: Annotated[tuple[str, ...], _BV(checks.emitters), Field(
-        description="Which Kubernetes emitters render this pool: any of placeholder, capacity-buffer, hpa, "
-                    "karpenter (placeholder and capacity-buffer exclude each other)."),
+        description="Which Kubernetes emitters render this pool: any of placeholder, capacity-buffer, keda, "
+                    "hpa, karpenter (only one of placeholder, capacity-buffer and keda)."),
         WithJsonSchema({"type": "array", "items": {"enum": list(EMITTER_NAMES)}, "minItems": 1, "uniqueItems": True,
                         "default": ["placeholder"]})] = ("placeholder",)
     namespace: Annotated[str, Field(pattern=checks.DNS_LABEL), _BV(checks.namespace), Field(

@@ -7,7 +7,8 @@ Demand ``d(t)`` (GPUs) per step, a plan of ``nodes(t)``, capacity ``c(t) = nodes
 - ``idle_gpu_hours``: ``sum(max(0, c - d))`` times the step in hours;
 - ``cost``: node-hours times ``price_per_node_hour``;
 - ``cost_ratio``: ``sum(c) / sum(c_oracle)``, the oracle holding exactly ``ceil(d / gpus_per_node)`` nodes;
-- ``scale_events``: number of steps where ``nodes`` differs from the step before.
+- ``scale_events``: number of steps where ``nodes`` differs from the step before;
+- ``windows_per_day``: windows of unchanged nodes (``scale_events + 1``) per day of the plan.
 
 Steps with missing demand (NaN) are left out of every sum except ``scale_events``.
 """
@@ -21,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from capforecast.errors import FrameError, PlanningError
+from capforecast.planning._smoothing import count_windows
 
 __all__ = ["SCORE_COLUMNS", "busy_steps", "oracle_nodes", "score_nodes", "score_plan"]
 
-SCORE_COLUMNS = ("busy", "unmet_share", "idle_gpu_hours", "cost", "cost_ratio", "scale_events")
+SCORE_COLUMNS = ("busy", "unmet_share", "idle_gpu_hours", "cost", "cost_ratio", "scale_events", "windows_per_day")
 
 # A demand within this many GPUs above capacity is not counted as busy (hourly means carry float noise).
 _TOLERANCE = 1e-9
@@ -99,6 +101,7 @@ def score_nodes(
         "cost": float(nn.sum() * hours * price_per_node_hour),
         "cost_ratio": float(cap.sum() / oracle_sum) if oracle_sum > 0 else (1.0 if cap.sum() == 0 else math.inf),
         "scale_events": int(np.count_nonzero(np.diff(n) != 0)),
+        "windows_per_day": float(count_windows(n) / (n.size * hours / 24)) if n.size else math.nan,
     }
 
 

@@ -136,10 +136,12 @@ def _plan_window(
     out: dict[str, list[np.ndarray]] = {p.name: [] for p in pools}
     spec = {p.name: p for p in pools}
     recent: dict[str, pd.Series] = {}  # each pool's need in its last cooldown: the cooldown spans decisions
+    held: dict[str, pd.Series] = {}  # each pool's held nodes: its min_window spans decisions
     for time, level in sorted(rows):
         fc = pd.concat(rows[(time, level)], ignore_index=True)
         names = set(fc["unique_id"])
-        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget, recent=recent)
+        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget, recent=recent,
+                             held=held)
         for uid, sub in plan.groupby("unique_id", sort=False):
             p = spec[str(uid)]
             out[str(uid)].append(sub["nodes"].to_numpy(float))
@@ -147,6 +149,8 @@ def _plan_window(
                              index=pd.DatetimeIndex(sub["ds"]))
             both = pd.concat([recent[p.name], need]) if p.name in recent else need
             recent[p.name] = both[both.index > both.index.max() - p.scale_in_cooldown]
+            now_held = pd.Series(sub["nodes"].to_numpy(), index=pd.DatetimeIndex(sub["ds"]))
+            held[p.name] = pd.concat([held[p.name], now_held]) if p.name in held else now_held
     return {uid: np.concatenate(parts) for uid, parts in out.items()}
 
 

@@ -3,7 +3,10 @@
 Core kinds go through kubernetes-validate. The CRDs it has no schema for are checked here: their
 metadata as a strict ObjectMeta (through a ConfigMap carrying it) and their spec against the subset of the
 published CRD schemas that capforecast writes (karpenter.sh/v1 NodePool, autoscaling.x-k8s.io/v1alpha1
-CapacityBuffer, and deploy/monitoring's monitoring.coreos.com/v1 ServiceMonitor), with unknown fields rejected.
+CapacityBuffer, keda.sh/v1alpha1 ScaledObject, and deploy/monitoring's monitoring.coreos.com/v1 ServiceMonitor),
+with unknown fields rejected. The ScaledObject schema is written from KEDA's ScaledObject specification and cron
+scaler pages (keda.sh/docs/2.17); its ``cron`` triggers are also checked as the cron scaler reads them (timezone,
+start, end as 5-field cron, start != end, desiredReplicas).
 """
 
 from __future__ import annotations
@@ -22,6 +25,33 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 VERSION = "1.32"
 _QTY = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?[a-zA-Z]*$"}]}
 _NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+
+_INT32 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+_HPA_RULES = {  # autoscaling/v2 HPAScalingRules, as KEDA's CRD embeds it
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "stabilizationWindowSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+        "selectPolicy": {"enum": ["Max", "Min", "Disabled"]},
+        "policies": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["type", "value", "periodSeconds"],
+            "properties": {"type": {"enum": ["Pods", "Percent"]}, "value": {"type": "integer", "minimum": 1},
+                           "periodSeconds": {"type": "integer", "minimum": 1, "maximum": 1800}}}},
+    },
+}
+_CRON_FIELD = r"(\*|[0-9]{1,2}([-,/][0-9]{1,2})*)"
+_CRON_TRIGGER = {  # what KEDA's cron scaler needs in metadata (the CRD itself types metadata as string -> string)
+    "if": {"properties": {"type": {"const": "cron"}}},
+    "then": {"properties": {"metadata": {
+        "type": "object", "additionalProperties": False,
+        "required": ["timezone", "start", "end", "desiredReplicas"],
+        "properties": {
+            "timezone": {"type": "string", "pattern": r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$"},
+            "start": {"type": "string", "pattern": rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"},
+            "end": {"type": "string", "pattern": rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"},
+            "desiredReplicas": {"type": "string", "pattern": r"^[0-9]+$"},
+        },
+    }}},
+}
 
 CRD_SPECS = {
     ("karpenter.sh/v1", "NodePool"): {
@@ -74,6 +104,43 @@ CRD_SPECS = {
             "limits": {"type": "object", "additionalProperties": _QTY},
         },
     },
+    ("keda.sh/v1alpha1", "ScaledObject"): {
+        "type": "object", "additionalProperties": False, "required": ["scaleTargetRef", "triggers"],
+        "properties": {
+            "scaleTargetRef": {"type": "object", "additionalProperties": False, "required": ["name"],
+                               "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                              "name": {"type": "string"},
+                                              "envSourceContainerName": {"type": "string"}}},
+            "pollingInterval": _INT32, "cooldownPeriod": _INT32, "initialCooldownPeriod": _INT32,
+            "idleReplicaCount": _INT32, "minReplicaCount": _INT32, "maxReplicaCount": _INT32,
+            "fallback": {"type": "object", "additionalProperties": False,
+                         "required": ["failureThreshold", "replicas"],
+                         "properties": {"failureThreshold": _INT32, "replicas": _INT32,
+                                        "behavior": {"enum": ["static", "currentReplicas",
+                                                              "currentReplicasIfHigher",
+                                                              "currentReplicasIfLower"]}}},
+            "advanced": {"type": "object", "additionalProperties": False, "properties": {
+                "restoreToOriginalReplicaCount": {"type": "boolean"},
+                "scalingModifiers": {"type": "object"},
+                "horizontalPodAutoscalerConfig": {"type": "object", "additionalProperties": False, "properties": {
+                    "name": {"type": "string"},
+                    "behavior": {"type": "object", "additionalProperties": False,
+                                 "properties": {"scaleUp": _HPA_RULES, "scaleDown": _HPA_RULES}}}},
+            }},
+            "triggers": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["type", "metadata"],
+                "properties": {
+                    "type": {"type": "string"}, "name": {"type": "string"},
+                    "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                    "useCachedMetrics": {"type": "boolean"},
+                    "authenticationRef": {"type": "object", "required": ["name"],
+                                          "properties": {"name": {"type": "string"}, "kind": {"type": "string"}}},
+                },
+                **_CRON_TRIGGER,
+            }},
+        },
+    },
 }
 
 
@@ -115,7 +182,26 @@ def validate(obj: dict) -> str:
         carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"]}
         kubernetes_validate.validate(carrier, VERSION, strict=True)
         jsonschema.validate(obj["spec"], CRD_SPECS[key])
+        if key == ("keda.sh/v1alpha1", "ScaledObject"):
+            check_cron_triggers(obj["spec"])
         return "crd"
+
+
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12))
+
+
+def check_cron_triggers(spec: dict) -> None:
+    """What the cron scaler refuses and a schema cannot say: start == end, fields out of range, replicas range."""
+    for trig in spec["triggers"]:
+        meta = trig["metadata"]
+        assert meta["start"] != meta["end"], f"cron trigger {trig.get('name')}: start and end are the same"
+        for expr in (meta["start"], meta["end"]):
+            fields = expr.split()
+            for text, (low, high) in zip(fields[:4], _CRON_RANGES, strict=True):
+                for part in re.split(r"[-,/]", text):
+                    assert part == "*" or low <= int(part) <= high, f"cron {expr!r}: {part} outside {low}-{high}"
+            assert fields[4] == "*", f"cron {expr!r}: the plan pins dates, never a day of the week"
+        assert spec.get("minReplicaCount", 0) <= int(meta["desiredReplicas"]) <= spec.get("maxReplicaCount", 100)
 
 
 _DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"

@@ -42,7 +42,7 @@ def built(tmp_path_factory):
 
 
 def test_registry_lists_every_emitter():
-    assert sorted(EMITTERS) == ["capacity-buffer", "hpa", "karpenter", "placeholder"]
+    assert sorted(EMITTERS) == ["capacity-buffer", "hpa", "karpenter", "keda", "placeholder"]
 
 
 def _ids(objs) -> set:

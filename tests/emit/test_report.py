@@ -89,3 +89,23 @@ def test_plan_json(tmp_path):
     assert len(steps) == 24 and steps[0]["ds"] == "2026-05-01T00:00:00Z"
     assert [s["nodes"] for s in steps] == plan[plan["unique_id"] == "a100-train"]["nodes"].tolist()
     assert doc["pools"]["a100-train"]["windows"][0]["apply_at"] == "2026-04-30T23:45:00Z"
+
+
+def test_summary_counts_windows_and_scale_events_beside_cost(tmp_path):
+    history, forecast = frames_for()
+    rows = {}
+    for window in ("0s", "6h"):
+        data = {"pools": [{**p, "min_window": window, "scale_in_cooldown": "0s"} for p in POOLS["pools"]]}
+        pools = parse_pools(data)
+        plan = plan_capacity(forecast, pools)
+        text = write_report(tmp_path / window, plan=plan, pools=pools, forecast=forecast).read_text()
+        header = next(line for line in text.splitlines() if line.startswith("| pool |"))
+        cells = [c.strip() for c in header.strip("|").split("|")]
+        row = next(line for line in text.splitlines() if line.startswith("| a100-train |"))
+        values = dict(zip(cells, [c.strip() for c in row.strip("|").split("|")], strict=True))
+        nodes = plan[plan["unique_id"] == "a100-train"]["nodes"].to_numpy()
+        assert int(values["scale events"]) == int(np.count_nonzero(np.diff(nodes)))
+        assert cells.index("windows") == cells.index("saving") + 1
+        rows[window] = values
+    assert int(rows["6h"]["windows"]) <= 4 < int(rows["0s"]["windows"])  # 24 h in 6 h windows
+    assert int(rows["6h"]["scale events"]) < int(rows["0s"]["scale events"])

@@ -79,7 +79,7 @@ def test_calibrated_forecast_from_a_real_backtest_keeps_its_promise_on_the_next_
     bt = cross_validation(history, {"sq": model}, h=24, n_windows=14, quantiles=[0.5, 0.9], progress=False)
     fc = model.fit(history).predict(24 * 7, quantiles=[0.5, 0.9, 0.99])
     pool = PoolSpec(name="a100", gpus_per_node=8, min_nodes=0, max_nodes=100, lead_time="0s",
-                    scale_in_cooldown="0s", target_busy=0.05)
+                    scale_in_cooldown="0s", min_window="0s", target_busy=0.05)
     out, cals = calibrate_forecast(fc, bt.forecasts, [pool], base="p50")
     validate_forecast(out)  # quantiles still never cross
     assert (out["p99"] >= out["p95"]).all() and (out["p95"] >= out["p90"]).all()

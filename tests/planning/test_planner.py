@@ -25,7 +25,8 @@ def forecast(values, uid="a", p50=None, start=T0, freq="h", col="p95"):
 
 
 def spec(name="a", **kw):
-    base = dict(name=name, gpus_per_node=8, min_nodes=0, max_nodes=10, lead_time="10m", scale_in_cooldown="0s")
+    base = dict(name=name, gpus_per_node=8, min_nodes=0, max_nodes=10, lead_time="10m", scale_in_cooldown="0s",
+                min_window="0s")  # each test looks at one rule; min_window has tests/planning/test_smoothing.py
     return PoolSpec(**{**base, **kw})
 
 
@@ -104,9 +105,9 @@ def test_budget_cuts_lowest_tier_first_and_never_below_min():
         "budget": {"gpus": 80},
         "pools": [
             {"name": "gold", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10, "lead_time": "5m",
-             "priority": 100},
+             "priority": 100, "min_window": "0s"},
             {"name": "bronze", "gpus_per_node": 8, "min_nodes": 2, "max_nodes": 10, "lead_time": "5m",
-             "priority": 1},
+             "priority": 1, "min_window": "0s"},
         ],
     })
     fc = pd.concat([forecast([40, 64, 80], uid="gold"), forecast([40, 40, 40], uid="bronze")])

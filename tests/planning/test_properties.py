@@ -23,7 +23,8 @@ def pools(draw) -> PoolSpec:
     hi = draw(st.integers(lo, 80))
     return PoolSpec(name="p", gpus_per_node=gpn, min_nodes=lo, max_nodes=max(hi, 1), lead_time="10m",
                     scale_in_cooldown=draw(st.sampled_from(["0s", "1h", "3h"])),
-                    headroom=draw(st.sampled_from([0.0, 0.1, 0.5])), target_busy=0.05)
+                    headroom=draw(st.sampled_from([0.0, 0.1, 0.5])), target_busy=0.05,
+                    min_window=draw(st.sampled_from(["0s", "3h", "4h"])))
 
 
 def forecast(values) -> pd.DataFrame:

@@ -16,7 +16,7 @@ needs_helios = pytest.mark.needs_data("helios-earth")
 
 def pool(name: str, target: float = 0.05, **kw) -> PoolSpec:
     kw = {"gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10_000, "lead_time": "0s",
-          "scale_in_cooldown": "0s", **kw}
+          "scale_in_cooldown": "0s", "min_window": "0s", **kw}  # the protocol's: no rule of the pool's own
     return PoolSpec(name=name, target_busy=target, **kw)
 
 
