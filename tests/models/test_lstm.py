@@ -39,6 +39,39 @@ def test_untrained_network_is_seasonal_naive_and_quantiles_never_cross():
     np.testing.assert_array_equal(out[..., 2], 0.0)  # a zero residual over the anchor: seasonal naive
 
 
+def test_untrained_week_gate_adds_nothing_and_the_bank_gives_the_week_back():
+    from capforecast.models._lstm_net import build_lstm_network
+
+    net = build_lstm_network(days=7, row_features=24, glob_features=2, horizon=6, n_quantiles=3, median_index=1,
+                             units=4, dense_units=4, seed=1, weekly=True)
+    rng = np.random.default_rng(0)
+    x = {"past": rng.normal(0, 5, (4, 7, 24)), "glob": rng.normal(0, 1, (4, 2)), "delta": rng.normal(0, 9, (4, 6))}
+    np.testing.assert_array_equal(np.asarray(net.predict_on_batch(x))[..., 1], 0.0)  # still seasonal naive
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    y = np.arange(1.0, 24 * 21 + 1)
+    bank = SeriesBank([y], [np.zeros((len(y), 0))], [t0], pd.Timedelta("1h"), input_steps=168, horizon=30, m=24,
+                      weekly=True)
+    o = bank.origin(0, 24 * 14 - 1)
+    b = bank.batch(np.array([o]))
+    week_back = y[24 * 14 - 168: 24 * 14 - 168 + 30] / b["level"][0]
+    np.testing.assert_allclose(b["delta"][0] + b["anchor"][0], week_back, rtol=1e-5)
+    assert "delta" not in SeriesBank([y], [np.zeros((len(y), 0))], [t0], pd.Timedelta("1h"), input_steps=48,
+                                     horizon=30, m=24, weekly=True).batch(np.array([o]))  # under a week of input
+
+
+def test_weekly_auto_needs_enough_weeks_and_the_floor_holds(seasonal):
+    frame = seasonal(days=21)
+    model = get_model("lstm", **{**TINY, "input_steps": 168}).fit(frame)
+    assert model.weekly_ is False  # two series x 3 weeks: far under WEEKLY_MIN_WEEKS
+    fc = model.predict(12, quantiles=[0.1, 0.5, 0.9])
+    for uid, g in frame.groupby("unique_id"):
+        low = g["y"].to_numpy()[-24:].min()
+        part = fc[fc["unique_id"] == uid]
+        assert (part["p50"] >= low - 1e-6).all() and (part["p90"] >= low - 1e-6).all()
+    forced = get_model("lstm", **{**TINY, "input_steps": 168, "weekly": True}).fit(frame)
+    assert forced.weekly_ is True and forced.nets_[0].get_layer("week_gate") is not None
+
+
 def test_bank_normalises_by_the_origin_level_and_holds_out_the_newest_steps():
     t0 = pd.Timestamp("2026-01-05", tz="UTC")
     y = 10.0 * np.tile(1 + np.sin(2 * np.pi * np.arange(24) / 24), 10) * np.repeat(np.arange(1, 11), 24)
@@ -129,6 +162,9 @@ def test_lstm_clear_errors(fitted, seasonal):
         get_model("lstm", units=0).fit(seasonal())
     with pytest.raises(ModelError, match="anchor"):
         get_model("lstm", anchor="mean").fit(seasonal())
+    for key, bad in (("weekly", "sometimes"), ("floor", "zero"), ("weight_power", -1), ("weight_power", "x")):
+        with pytest.raises(ModelError, match=key):
+            get_model("lstm", **{key: bad}).fit(seasonal())
 
 
 def test_lstm_short_history_falls_back_and_progress_is_silenced(seasonal, capsys, caplog):

@@ -64,7 +64,7 @@ def _helios_holdout(h: int = 48) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_the_seed_moves_the_helios_holdout_score_by_at_most_a_tenth():
-    """Measured 1.669, 1.739, 1.740 (seasonal naive 1.610: on this one 48-hour window the LSTM loses)."""
+    """Measured 1.692, 1.733, 1.726 (seasonal naive 1.610: on this one 48-hour window the LSTM loses)."""
     train, test = _helios_holdout()
     scores = [_mean_mase(train, test, get_model("lstm", seed=s, verbose=0).fit(train).predict(48, quantiles=[0.5]))
               for s in (0, 1, 2)]
