@@ -143,7 +143,8 @@ def _plan_pool(
         if r == "forecast":
             text = base
         elif r == "max":
-            text = f"CAPPED at max_nodes {pool.max_nodes}: {base}"
+            text = (f"CAPPED at max_nodes {pool.max_nodes}: busy target {1 - pool.service_quantile:.0%} cannot be "
+                    f"met here; {base}")
         elif r == "min":
             text = f"min_nodes {pool.min_nodes} ({base})"
         elif r == "cooldown":
@@ -243,7 +244,8 @@ def _apply_budget(plan: pd.DataFrame, pools: Sequence[PoolSpec], budget: Budget)
     out.loc[hit, "rule"] = "budget"
     tiers = out["unique_id"].map({p.name: p.priority for p in pools})
     out.loc[hit, "reason"] = [
-        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first); was: {r}"
+        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first), busy target cannot be "
+        f"met here; was: {r}"
         for k, t, r in zip(c[hit], tiers[hit], out.loc[hit, "reason"], strict=True)
     ]
     return out.drop(columns="cut")
