@@ -28,10 +28,13 @@ class ForecastMethod:
     moved along the seasonal shape) and ``max(shape, floor_quantile forecast)``.
 
     **Calibration** (:mod:`capforecast.planning.adaptive`): the scores of the estimates of the last
-    ``calibration_days`` whose demand was observed by the decision, normalised per lead, give the bound at
-    the adaptive level; the level starts at the target on the validation window and moves by ``gamma``
-    after every observed outcome of the plan. Of the estimates and score kinds, the one whose calibrated plan
-    was cheapest on the same window is used.
+    ``calibration_days`` whose demand was observed by the decision, normalised per lead (buckets of
+    ``lead_bucket`` steps), give the bound at the adaptive level (never below ``min_bound``). The miss level
+    starts at ``aim * target_busy`` on the validation window and moves by ``gamma`` after every observed
+    outcome of the plan, within ``[-floor, loosen * aim * target_busy]`` (``None``: no limit), so a pool that
+    misses tightens itself and relaxes back once it holds again. Of the estimates (``nightly_median`` adds
+    the median nightly) and score kinds (GPUs or a share), the one whose calibrated plan was cheapest on the
+    same window is used. The defaults were chosen on Helios (docs/simulation.md).
 
     Examples
     --------
@@ -43,11 +46,12 @@ class ForecastMethod:
     model_params: tuple[tuple[str, object], ...] = ()
     quantile: float = 0.9
     floor_quantile: float = 0.25
-    calibration_days: float = 7.0
-    gamma: float = 0.01
-    aim: float = 1.0
-    loosen: float | None = None
-    min_bound: float | None = None
+    calibration_days: float = 14.0
+    gamma: float = 0.02
+    aim: float = 0.75
+    loosen: float | None = 1.0
+    floor: float | None = 0.0
+    min_bound: float | None = 0.0
     lead_bucket: int = 6
     nightly_median: bool = False
     name: str = "capforecast"
@@ -137,7 +141,8 @@ class ForecastMethod:
         window = max(1, int(round(pd.Timedelta(days=self.calibration_days) / (ds[1] - ds[0]))))
         n_buckets = int((max(int(leads.max()), 1) - 1) // self.lead_bucket + 1) if leads.size else 1
         aim = self.aim * target_busy
-        aci = AdaptiveLevel(target=aim, gamma=self.gamma, ceiling=1.0 if self.loosen is None else self.loosen * aim)
+        aci = AdaptiveLevel(target=aim, gamma=self.gamma, ceiling=1.0 if self.loosen is None else self.loosen * aim,
+                            floor=self.floor)
         waiting: list[tuple[int, float]] = []  # planned steps whose outcome is not observed yet
         out, used, levels = [], [], []
         for d in decisions:

@@ -26,6 +26,9 @@ from capforecast.errors import PlanningError
 
 __all__ = ["Calibration", "calibrate_forecast", "calibrate_headroom"]
 
+#: the score of a zero forecast that met demand: above any multiplier (finite, so the conformal rank counts it)
+_NO_MULTIPLIER = 1e300
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -100,9 +103,9 @@ def calibrate_headroom(
         scores = d - f
     else:  # a zero forecast that met demand needs more than any multiplier
         with np.errstate(divide="ignore", invalid="ignore"):
-            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, np.inf, -1.0))
+            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, _NO_MULTIPLIER, -1.0))
     bound = float(conformal_offsets(scores, [1.0 - target_busy])[1.0 - target_busy])
-    if not np.isfinite(bound):  # only GPUs on top of the forecast can hold this demand
+    if not additive and bound >= _NO_MULTIPLIER:  # only GPUs on top of the forecast can hold this demand
         return calibrate_headroom(forecast, demand, target_busy, additive=True)
     headroom = max(bound, 0.0)
     if not additive and max_headroom is not None:

@@ -159,11 +159,11 @@ def _plan_window(
 
 
 def _warm_start(val_start: int, step: pd.Timedelta, days: float) -> int:
-    """Where calibration scores start: ``days`` before the validation window, after at least 3 days of history
+    """Where calibration scores start: ``days`` before the validation window, after at least 4 days of history
     (what the models need for a first fit), never after the validation window starts."""
     per_day = pd.Timedelta("1D") / step
     back = int(round(days * per_day))
-    return max(val_start - back, min(val_start, int(round(3 * per_day))))
+    return max(val_start - back, min(val_start, int(round(4 * per_day))))
 
 
 def simulate(
