@@ -150,7 +150,8 @@ class ForecastMethod:
                 j, cap = waiting.pop(0)
                 if np.isfinite(y[j]):
                     aci.observe(bool(y[j] > cap + 1e-9))
-            lo, hi = max(start, d.observed - window), d.observed
+            lo = max(start, d.observed - window)
+            hi = max(lo, d.observed)  # nothing observed since the estimates start: no scores yet (bound 0)
             rows = [est[lo - start: hi - start] for est in estimates]
             i, lb = choose(rows, y[lo:hi], leads[lo - start: hi - start], aci.level,
                            lambda v: pool.nodes(v).sum(), lead_bucket=self.lead_bucket, n_buckets=n_buckets,
