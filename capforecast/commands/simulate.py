@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     print(table.to_string(index=False))
     ours_scores = scores[scores["method"] == "capforecast"]
     for row in ours_scores[ours_scores.get("capped_steps", 0) > 0].itertuples():
-        print(f"pool {row.unique_id}: on {int(row.capped_steps)} step(s) the calibrated need is above max_nodes or cut by "
-              "the budget, so its busy target cannot be met there (plan reason: CAPPED / budget)")
+        print(f"pool {row.unique_id}: on {int(row.capped_steps)} step(s) the calibrated need is above max_nodes or "
+              "cut by the budget, so its busy target cannot be met there (plan reason: CAPPED / budget)")
     print(f"wrote {out / 'plan.csv'}, {out / 'scores.csv'}, {out / 'plans_all.csv'} "
           f"({args.mode}, {len(planned)} pool(s), {time.perf_counter() - started:.1f}s)")
     return 3 if skipped else 0
