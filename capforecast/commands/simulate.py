@@ -43,9 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default=DEFAULT_BASELINES,
                         help="comma-separated reference planners: static, reactive, seasonal_naive_max, "
                         f"holt_winters, predict_linear (default: {DEFAULT_BASELINES}); the oracle is always added")
-    parser.add_argument("--model", default="seasonal_quantile",
-                        help="model whose p25/p50/p90 forecasts drive capforecast's plan, refit daily (default: "
-                        "seasonal_quantile over the last 7 days; others use their default settings)")
+    parser.add_argument("--model", default="auto",
+                        help="model whose p25/p50/p90 forecasts drive capforecast's plan (default: auto, each "
+                        "pool's champion by backtest, refit daily; a model with update, e.g. gbm or lstm, is "
+                        "trained once before the calibration window and then only given new demand; "
+                        "seasonal_quantile is the 0.1 behaviour, the last 7 days' same-hour quantiles)")
     parser.add_argument("--out", required=True, help="output folder for plan.csv and scores.csv")
     parser.set_defaults(func=run)
 
@@ -82,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     check_days(args.test_days, args.val_days, options=DAYS_FLAGS)  # before any work
     if args.model not in MODELS:
         raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
-    default = args.model == "seasonal_quantile"
-    method = ForecastMethod() if default else ForecastMethod(model=args.model, model_params=())
+    params = (("season", "daily"), ("n_seasons", 7)) if args.model == "seasonal_quantile" else ()
+    method = ForecastMethod(model=args.model, model_params=params)
     out = Path(args.out)
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input, "--pools": args.pools})
     precheck(out, OUTPUTS)
@@ -109,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     table["cost_ratio"] = table["cost_ratio"].map("{:.3f}".format)
     table["windows_per_day"] = table["windows_per_day"].map("{:.1f}".format)
     print(table.to_string(index=False))
+    ours_scores = scores[scores["method"] == "capforecast"]
+    for row in ours_scores[ours_scores.get("capped_steps", 0) > 0].itertuples():
+        print(f"pool {row.unique_id}: on {int(row.capped_steps)} step(s) the calibrated need is above max_nodes or "
+              "cut by the budget, so its busy target cannot be met there (plan reason: CAPPED / budget)")
     print(f"wrote {out / 'plan.csv'}, {out / 'scores.csv'}, {out / 'plans_all.csv'} "
           f"({args.mode}, {len(planned)} pool(s), {time.perf_counter() - started:.1f}s)")
     return 3 if skipped else 0

@@ -173,7 +173,7 @@ def _plan(
         if g["capped"].any():
             result.notes.append(
                 f"pool {pool}: the forecast needs up to {int(g['wanted_nodes'].max())} nodes, "
-                f"above max_nodes; the plan is capped (see report.md)"
+                f"above max_nodes; the plan is capped and its busy target cannot be met on those steps (see report.md)"
             )
     return plan
 

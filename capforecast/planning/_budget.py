@@ -59,7 +59,8 @@ def apply_budget(plan: pd.DataFrame, pools: Sequence[PoolSpec], budget: Budget) 
     out.loc[hit, "rule"] = "budget"
     tiers = out["unique_id"].map({p.name: p.priority for p in pools})
     out.loc[hit, "reason"] = [
-        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first); was: {r}"
+        f"budget {budget.gpus} GPUs: cut {k} node(s) (priority {t}; lower tiers go first), busy target cannot be "
+        f"met here; was: {r}"
         for k, t, r in zip(c[hit], tiers[hit], out.loc[hit, "reason"], strict=True)
     ]
     return out.drop(columns="cut")

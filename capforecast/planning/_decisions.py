@@ -47,8 +47,16 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) -> list[Decision]:
+def decision_schedule(
+    ds: pd.DatetimeIndex, start: int, stop: int, mode: str, *, lead_time: pd.Timedelta | str = "0s"
+) -> list[Decision]:
     """Return the decisions that commit steps ``start..stop-1`` of a regular, sorted index ``ds``.
+
+    ``lead_time``: how long a node takes to come up. A decision must be made that long before the first step
+    it commits, so nightly decisions move from 00:00 to ``00:00 - lead_time`` and hourly ones commit the
+    hour that the lead time makes reachable (``t + max(1h, lead_time)``, the lead rounded up to whole steps);
+    each still sees every step observed by its own time. With ``lead_time`` up to 0 (nightly) or 1 h (hourly)
+    the schedule is exactly the protocol of BENCHMARKS.md.
 
     Examples
     --------
@@ -59,6 +67,9 @@ def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) ->
     >>> h = decision_schedule(ds, 30, 72, "hourly")[0]
     >>> (str(h.time), h.observed, h.targets.tolist())
     ('2020-05-02 05:00:00+00:00', 29, [30])
+    >>> n = decision_schedule(ds, 30, 72, "nightly", lead_time="1h")[0]
+    >>> (str(n.time), n.observed)
+    ('2020-05-01 23:00:00+00:00', 23)
     """
     _check_mode(mode)
     if len(ds) < 2:
@@ -69,11 +80,13 @@ def decision_schedule(ds: pd.DatetimeIndex, start: int, stop: int, mode: str) ->
             f"the simulated window [{start}, {stop}) does not fit a series of {len(ds)} steps; "
             "shorten --test-days or give more history"
         )
+    lead = pd.Timedelta(lead_time)
+    lead = step * max(0, math.ceil(lead / step)) if lead > pd.Timedelta(0) else pd.Timedelta(0)
     labels = ds[start:stop]
     if mode == "nightly":
-        times = labels.floor("D")
+        times = labels.floor("D") - lead
     else:
-        times = labels.floor("h") - pd.Timedelta("1h")
+        times = labels.floor("h") - max(pd.Timedelta("1h"), lead)
     decisions = []
     positions = np.arange(start, stop)
     for time in pd.unique(times):

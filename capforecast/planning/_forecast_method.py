@@ -14,91 +14,152 @@ from capforecast.planning.baselines import Decision
 
 @dataclass(frozen=True)
 class ForecastMethod:
-    """capforecast's plan as the simulator runs it: model quantiles, the newest level, rolling conformal headroom.
+    """capforecast's plan as the simulator runs it: the champion's forecast, the newest level, adaptive bounds.
 
-    Every day at 00:00 the model (``get_model(model, **model_params)``) is refit on the demand observed by
-    then and forecasts the quantiles ``floor_quantile``, 0.5 and ``quantile`` of the next 48 h. The demand
-    estimates at a decision are
+    **Forecast.** ``model`` (default ``auto``: each pool's champion, chosen by a rolling-origin backtest on the
+    demand observed by then) forecasts the quantiles ``floor_quantile``, 0.5 and ``quantile``. Nightly, it is
+    refit at each decision (once a day, with every step observed by then); hourly, once a day at 00:00. A
+    model with ``update`` (``gbm``, ``lstm``) is trained once, on the demand observed before the first
+    calibration day (so its calibration scores are out of sample too), and afterwards only given the newer
+    demand as context (no refit, no peeking).
 
-    - ``nightly`` (1 to 24 h ahead): ``max(newest observed demand, the quantile forecast)``;
-    - ``hourly`` (2 steps ahead): ``shape = newest demand + median(t) - median(phase of the newest demand)``
-      (the newest level moved along the seasonal shape), and ``max(shape, floor_quantile forecast)``.
+    **Estimates** at a decision: nightly, ``max(newest observed demand, quantile forecast)`` and the median;
+    hourly, ``shape = newest demand + median(t) - median(phase of the newest demand)`` (the newest level
+    moved along the seasonal shape) and ``max(shape, floor_quantile forecast)``.
 
-    Each estimate is multiplied by ``1 + headroom``, the headroom that
-    :func:`~capforecast.planning.calibrate.calibrate_headroom` finds on the last ``calibration_days`` of
-    estimates whose demand was observed by the decision time (the validation window at first). With several
-    estimates, the one whose calibrated plan was cheapest on that same window is used.
+    **Calibration** (:mod:`capforecast.planning.adaptive`): the scores of the estimates of the last
+    ``calibration_days`` whose demand was observed by the decision, normalised per lead (buckets of
+    ``lead_bucket`` steps), give the bound at the adaptive level (never below ``min_bound``). The miss level
+    starts at ``aim * target_busy`` on the validation window and moves by ``gamma`` after every observed
+    outcome of the plan, within ``[-floor, loosen * aim * target_busy]`` (``None``: no limit), so a pool that
+    misses tightens itself and relaxes back once it holds again. Of the estimates (``nightly_median`` adds
+    the median nightly) and score kinds (GPUs or a share), the one whose calibrated plan was cheapest on the
+    same window is used. The defaults were chosen on Helios (docs/simulation.md).
 
     Examples
     --------
     >>> ForecastMethod().model
-    'seasonal_quantile'
+    'auto'
     """
 
-    model: str = "seasonal_quantile"
-    model_params: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
+    model: str = "auto"
+    model_params: tuple[tuple[str, object], ...] = ()
     quantile: float = 0.9
     floor_quantile: float = 0.25
-    calibration_days: float = 7.0
+    calibration_days: float = 14.0
+    gamma: float = 0.02
+    aim: float = 0.75
+    loosen: float | None = 1.0
+    floor: float | None = 0.0
+    min_bound: float | None = 0.0
+    lead_bucket: int = 6
+    nightly_median: bool = False
     name: str = "capforecast"
 
-    def daily_forecasts(self, frame: pd.DataFrame, days: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, pd.DataFrame]:
-        """Refit once per day; map each day's 00:00 to its forecast (columns ``low``, ``mid``, ``q``)."""
+    def fit_key(self, decision: Decision, mode: str) -> pd.Timestamp:
+        """When the model that serves ``decision`` was (re)fit: the decision itself nightly, its day hourly."""
+        return decision.time if mode == "nightly" else decision.time.floor("D")
+
+    def forecasts(
+        self, frame: pd.DataFrame, fits: Sequence[pd.Timestamp],
+    ) -> dict[pd.Timestamp, pd.DataFrame]:
+        """Map each fit time to its forecast up to 2 days on (columns ``low``, ``mid``, ``q``)."""
         from capforecast.frames import quantile_column
         from capforecast.models import get_model
 
         step = pd.Timedelta(frame.groupby("unique_id")["ds"].diff().min())
         levels = sorted({self.floor_quantile, 0.5, self.quantile})
-        out = {}
-        for day in days:
-            hist = frame[frame["ds"] + step <= day][["unique_id", "ds", "y"]]
+        out, model = {}, None
+        for fit in sorted(set(fits)):
+            hist = frame[frame["ds"] + step <= fit][["unique_id", "ds", "y"]]
             # through the next day's last step: hourly mode looks up the phase of the newest value a day on
-            horizon = int((day + pd.Timedelta("2D") - step - hist.groupby("unique_id")["ds"].max().min()) / step)
-            model = get_model(self.model, **dict(self.model_params)).fit(hist)
+            horizon = int((fit + pd.Timedelta("2D") - step - hist.groupby("unique_id")["ds"].max().min()) / step)
+            if model is None or not hasattr(model, "update"):
+                model = get_model(self.model, **dict(self.model_params))
+                names = model.get_params()
+                if "horizon" in names and hasattr(model, "update") and int(names["horizon"] or 0) < horizon:
+                    model.set_params(horizon=horizon)  # trained once: it must reach the farthest step
+                model.fit(hist)
+            else:
+                model.update(hist)
             fc = model.predict(horizon, quantiles=levels).set_index(["unique_id", "ds"])
-            out[day] = pd.DataFrame({"low": fc[quantile_column(self.floor_quantile)],
+            out[fit] = pd.DataFrame({"low": fc[quantile_column(self.floor_quantile)],
                                      "mid": fc[quantile_column(0.5)], "q": fc[quantile_column(self.quantile)]})
         return out
 
     def estimates(
         self, uid: str, y: np.ndarray, ds: pd.DatetimeIndex, decisions: Sequence[Decision], mode: str,
         forecasts: Mapping[pd.Timestamp, pd.DataFrame],
-    ) -> np.ndarray:
-        """The demand estimates (before headroom) of every target step, shape ``(n_estimates, n_targets)``."""
-        parts = []
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The demand estimates (before calibration) of every target step, shape ``(n_estimates, n_targets)``,
+        and each target's lead (steps after the newest observed step)."""
+        parts, leads = [], []
+        tables: dict[pd.Timestamp, tuple[np.ndarray, np.ndarray]] = {}
+        stamps = ds.as_unit("ns").asi8
+        day = pd.Timedelta("1D").value
         for d in decisions:
-            fc = forecasts[d.time.floor("D")].loc[uid].reindex(ds[d.targets])
+            key = self.fit_key(d, mode)
+            if key not in tables:  # this pool's forecast of that fit: low, mid, q as plain arrays
+                t = forecasts[key].loc[uid]
+                when = pd.DatetimeIndex(t.index).as_unit("ns").asi8
+                order = np.argsort(when)
+                tables[key] = (when[order], t[["low", "mid", "q"]].to_numpy(float)[order])
+            index, values = tables[key]
+
+            def at(when: np.ndarray, col: int, index=index, values=values) -> np.ndarray:  # noqa: ANN001
+                pos = np.minimum(np.searchsorted(index, when), len(index) - 1)
+                hit = (index[pos] == when) if len(index) else np.zeros(len(when), bool)
+                return np.where(hit, values[pos, col], np.nan)
+
             last = y[d.observed - 1] if d.observed > 0 else 0.0
+            leads.append(d.targets - (d.observed - 1))
+            mid = at(stamps[d.targets], 1)
             if mode == "nightly":
-                parts.append(np.fmax(fc["q"].to_numpy(float), last)[None, :])
+                rows = [np.fmax(at(stamps[d.targets], 2), last)]
+                parts.append(np.stack([*rows, mid] if self.nightly_median else rows))
                 continue
-            phase = forecasts[d.time.floor("D")].loc[uid]["mid"].get(ds[d.observed - 1] + pd.Timedelta("1D"))
-            shift = fc["mid"].to_numpy(float) - (np.nan if phase is None else phase)
+            phase = at(stamps[[d.observed - 1]] + day, 1)[0]
+            shift = mid - phase
             shape = last + np.where(np.isfinite(shift), shift, 0.0)
-            parts.append(np.stack([shape, np.fmax(shape, fc["low"].to_numpy(float))]))
-        return np.maximum(np.concatenate(parts, axis=1), 0.0) if parts else np.zeros((1, 0))
+            parts.append(np.stack([shape, np.fmax(shape, at(stamps[d.targets], 0))]))
+        if not parts:
+            return np.zeros((1, 0)), np.zeros(0, int)
+        est = np.concatenate(parts, axis=1)
+        return np.maximum(np.where(np.isfinite(est), est, 0.0), 0.0), np.concatenate(leads)
 
     def calibrated(
-        self, estimates: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int,
+        self, estimates: np.ndarray, leads: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int,
         decisions: Sequence[Decision], target_busy: float, pool: PoolBounds,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply rolling conformal headroom at each decision; ``estimates`` cover steps ``start..``.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Walk ``decisions`` with the adaptive bound; ``estimates`` and ``leads`` cover steps ``start..``.
 
-        Returns the planned demand of every target step and the headroom used at each decision.
+        Returns the planned demand of every target step, the bound used at each decision (mean over the
+        leads, in GPUs or a share of the estimate) and the adaptive level at each decision.
         """
-        from capforecast.planning.calibrate import calibrate_headroom
+        from capforecast.planning.adaptive import AdaptiveLevel, choose
 
         window = max(1, int(round(pd.Timedelta(days=self.calibration_days) / (ds[1] - ds[0]))))
-        out, used = [], []
+        n_buckets = int((max(int(leads.max()), 1) - 1) // self.lead_bucket + 1) if leads.size else 1
+        aim = self.aim * target_busy
+        aci = AdaptiveLevel(target=aim, gamma=self.gamma, ceiling=1.0 if self.loosen is None else self.loosen * aim,
+                            floor=self.floor)
+        waiting: list[tuple[int, float]] = []  # planned steps whose outcome is not observed yet
+        out, used, levels = [], [], []
         for d in decisions:
-            lo, hi = max(start, d.observed - window), d.observed
-            best = None
-            for est in estimates:
-                cal = calibrate_headroom(est[lo - start: hi - start], y[lo:hi], target_busy)
-                cost = float(pool.nodes(cal.apply(est[lo - start: hi - start])).sum())
-                if best is None or cost < best[0]:
-                    best = (cost, est, cal)
-            _, est, cal = best  # type: ignore[misc]
-            out.append(cal.apply(est[d.targets - start]))
-            used.append(cal.headroom)
-        return np.concatenate(out), np.asarray(used)
+            while waiting and waiting[0][0] < d.observed:  # outcomes seen by now move the level
+                j, cap = waiting.pop(0)
+                if np.isfinite(y[j]):
+                    aci.observe(bool(y[j] > cap + 1e-9))
+            lo = max(start, d.observed - window)
+            hi = max(lo, d.observed)  # nothing observed since the estimates start: no scores yet (bound 0)
+            rows = [est[lo - start: hi - start] for est in estimates]
+            i, lb = choose(rows, y[lo:hi], leads[lo - start: hi - start], aci.level,
+                           lambda v: pool.nodes(v).sum(), lead_bucket=self.lead_bucket, n_buckets=n_buckets,
+                           min_bound=self.min_bound)
+            planned = lb.apply(estimates[i][d.targets - start], leads[d.targets - start])
+            out.append(planned)
+            used.append(lb.headroom())
+            levels.append(aci.level)
+            caps = pool.nodes(planned) * pool.gpus_per_node
+            waiting.extend(zip(d.targets.tolist(), caps.tolist(), strict=True))
+        return np.concatenate(out), np.asarray(used), np.asarray(levels)

@@ -7,7 +7,10 @@ prediction says: with ``n`` exchangeable scores, the ``ceil((n + 1) * (1 - targe
 new step's score with probability at least ``1 - target_busy``. So "say 5 %, get <= 5 %" holds as long as the
 next week behaves like the calibration window; :mod:`capforecast.planning.simulate` measures whether it did.
 
-``additive=True`` uses ``d - f`` (GPUs) instead, which suits pools whose demand often sits at zero.
+``additive=True`` uses ``d - f`` (GPUs) instead, which suits pools whose demand often sits at zero. There is
+no cap on the multiplier: a zero forecast that met demand scores ``inf`` (no multiplier helps), and when the
+bound is infinite the headroom is calibrated additively instead, so a 1 % plan is never silently a 5 % plan.
+The simulator's adaptive, per-lead version is :mod:`capforecast.planning.adaptive`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import pandas as pd
 from capforecast.errors import PlanningError
 
 __all__ = ["Calibration", "calibrate_forecast", "calibrate_headroom"]
+
+#: the score of a zero forecast that met demand: above any multiplier (finite, so the conformal rank counts it)
+_NO_MULTIPLIER = 1e300
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def calibrate_headroom(
     target_busy: float,
     *,
     additive: bool = False,
-    max_headroom: float = 3.0,
+    max_headroom: float | None = None,
 ) -> Calibration:
     """Calibrate the headroom that keeps ``demand > capacity`` at most ``target_busy`` of the time.
 
@@ -65,8 +71,9 @@ def calibrate_headroom(
     missing demand are skipped. The bound is
     :func:`~capforecast.evaluation.conformal.conformal_offsets` at level ``1 - target_busy``: when the window
     is too short for the target (fewer than ``1 / target_busy - 1`` steps) that is the largest score seen.
-    A forecast of zero that met positive demand scores ``max_headroom`` (no multiplier helps); multiplicative
-    headroom is capped at ``max_headroom``, additive headroom is in GPUs and not capped.
+    A forecast of zero that met positive demand scores ``inf`` (no multiplier helps); when that makes the
+    multiplicative bound infinite, the result is the additive calibration (``additive=True`` in the result).
+    ``max_headroom`` caps a multiplicative headroom only when given (no cap by default).
 
     Examples
     --------
@@ -94,11 +101,15 @@ def calibrate_headroom(
     f, d = np.maximum(f[seen], 0.0), np.maximum(d[seen], 0.0)
     if additive:
         scores = d - f
-    else:  # a zero forecast that met demand needs more than any multiplier: count it as the cap
+    else:  # a zero forecast that met demand needs more than any multiplier
         with np.errstate(divide="ignore", invalid="ignore"):
-            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, max_headroom, -1.0))
+            scores = np.where(f > 0, d / f - 1.0, np.where(d > 0, _NO_MULTIPLIER, -1.0))
     bound = float(conformal_offsets(scores, [1.0 - target_busy])[1.0 - target_busy])
-    headroom = max(bound, 0.0) if additive else min(max(bound, 0.0), max_headroom)
+    if not additive and bound >= _NO_MULTIPLIER:  # only GPUs on top of the forecast can hold this demand
+        return calibrate_headroom(forecast, demand, target_busy, additive=True)
+    headroom = max(bound, 0.0)
+    if not additive and max_headroom is not None:
+        headroom = min(headroom, max_headroom)
     return Calibration(headroom=float(headroom), additive=additive, target_busy=target_busy,
                        n_scores=int(seen.sum()))
 
@@ -109,7 +120,7 @@ def calibrate_forecast(
     pools: Sequence[Any],
     *,
     base: str = "yhat",
-    max_headroom: float = 3.0,
+    max_headroom: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Calibration]]:
     """Write each pool's service-quantile column as its calibrated demand, ready for ``plan_capacity``.
 

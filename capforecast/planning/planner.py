@@ -152,7 +152,8 @@ def _plan_pool(
         if r == "forecast":
             text = base
         elif r == "max":
-            text = f"CAPPED at max_nodes {pool.max_nodes}: {base}"
+            text = (f"CAPPED at max_nodes {pool.max_nodes}: busy target {1 - pool.service_quantile:.0%} cannot be "
+                    f"met here; {base}")
         elif r == "min":
             text = f"min_nodes {pool.min_nodes} ({base})"
         elif r == "min_window":

@@ -62,13 +62,15 @@ def simulate_baselines(
     pools: Mapping[str, PoolBounds] | PoolBounds = PoolBounds(),  # noqa: B008 - frozen, so immutable
     planners: Sequence[str | BaselinePlanner] = tuple(BASELINES),
     include_oracle: bool = True,
+    lead_time: pd.Timedelta | str = "0s",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Plan the test window with each reference planner, its knob chosen on the validation window.
 
     ``frame`` is a regular series frame (``unique_id, ds, y``; demand in GPUs). Returns
     ``(plans, scores)``: plans has ``unique_id, ds, method, nodes`` over the test window; scores has one row
     per (unique_id, method) with the metrics of :mod:`capforecast.planning.scoring`, the chosen ``knob``,
-    ``val_busy`` and ``met`` (busy <= target on the test window).
+    ``val_busy`` and ``met`` (busy <= target on the test window). ``lead_time`` moves the decisions as
+    :func:`decision_schedule` describes (0 and, hourly, 1 h are the protocol's).
     """
     from capforecast.frames import regularize, validate
 
@@ -83,8 +85,8 @@ def simulate_baselines(
         y = part["y"].to_numpy(float)
         yf = causal_fill(y)
         val_start, test_start, stop = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
-        val_dec = decision_schedule(ds, val_start, test_start, mode)
-        test_dec = decision_schedule(ds, test_start, stop, mode)
+        val_dec = decision_schedule(ds, val_start, test_start, mode, lead_time=lead_time)
+        test_dec = decision_schedule(ds, test_start, stop, mode, lead_time=lead_time)
         results = []
         for planner in objs:
             val_nodes = pool.nodes(planner.estimates(yf, ds, val_dec))
@@ -117,8 +119,12 @@ def _plan_window(
     layout: Mapping[str, tuple],
     pools: Sequence[Any],
     budget: Any = None,
-) -> dict[str, np.ndarray]:
-    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast."""
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast.
+
+    Returns each pool's nodes and its number of steps whose calibrated need the plan could not hold
+    (above ``max_nodes``, or cut by the budget): there the busy target cannot be met.
+    """
     from capforecast.frames import quantile_column
     from capforecast.planning.planner import plan_capacity
 
@@ -134,6 +140,7 @@ def _plan_window(
                 quantile_column(level): value,
             }))
     out: dict[str, list[np.ndarray]] = {p.name: [] for p in pools}
+    short = dict.fromkeys(out, 0)
     spec = {p.name: p for p in pools}
     recent: dict[str, pd.Series] = {}  # each pool's need in its last cooldown: the cooldown spans decisions
     held: dict[str, pd.Series] = {}  # each pool's held nodes: its min_window spans decisions
@@ -145,13 +152,22 @@ def _plan_window(
         for uid, sub in plan.groupby("unique_id", sort=False):
             p = spec[str(uid)]
             out[str(uid)].append(sub["nodes"].to_numpy(float))
+            short[str(uid)] += int((sub["capped"] | (sub["cut_nodes"] > 0)).sum())
             need = pd.Series(np.clip(sub["wanted_nodes"].to_numpy(), p.min_nodes, p.max_nodes),
                              index=pd.DatetimeIndex(sub["ds"]))
             both = pd.concat([recent[p.name], need]) if p.name in recent else need
             recent[p.name] = both[both.index > both.index.max() - p.scale_in_cooldown]
             now_held = pd.Series(sub["nodes"].to_numpy(), index=pd.DatetimeIndex(sub["ds"]))
             held[p.name] = pd.concat([held[p.name], now_held]) if p.name in held else now_held
-    return {uid: np.concatenate(parts) for uid, parts in out.items()}
+    return {uid: np.concatenate(parts) for uid, parts in out.items()}, short
+
+
+def _warm_start(val_start: int, step: pd.Timedelta, days: float) -> int:
+    """Where calibration scores start: ``days`` before the validation window, after at least 4 days of history
+    (what the models need for a first fit), never after the validation window starts."""
+    per_day = pd.Timedelta("1D") / step
+    back = int(round(days * per_day))
+    return max(val_start - back, min(val_start, int(round(4 * per_day))))
 
 
 def simulate(
@@ -194,37 +210,41 @@ def simulate(
     frame = regularize(validate(frame))[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
     budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
-    if mode == "hourly":
-        slow = [f"{p.name} ({p.lead_time})" for p in pools if p.lead_time > pd.Timedelta("1h")]
-        if slow:
-            log.warning("hourly mode commits each hour 1 h ahead, but these pools need longer to bring a node up: "
-                        "%s; their simulated busy share is optimistic (use --mode nightly)", ", ".join(slow))
     pools = [p for p in pools if p.name in have]
     if not pools:
         raise PlanningError(
             f"no pool is named like a series of the input ({', '.join(sorted(have)[:5])}); "
             "name each pool after the unique_id of its demand series"
         )
-    layout, val_dec, test_dec = {}, {}, {}
+    layout, warm_dec, val_dec, test_dec = {}, {}, {}, {}
     for pool in pools:
         part = frame[frame["unique_id"] == pool.name]
         ds = pd.DatetimeIndex(part["ds"])
         y = part["y"].to_numpy(float)
         windows = split_windows(len(y), ds[1] - ds[0], test_days, val_days)
         layout[pool.name] = (ds, y, causal_fill(y), *windows)
-        val_dec[pool.name] = decision_schedule(ds, windows[0], windows[1], mode)
-        test_dec[pool.name] = decision_schedule(ds, windows[1], windows[2], mode)
-    days = sorted({d.time.floor("D") for dec in (val_dec, test_dec) for v in dec.values() for d in v})
-    forecasts = method.daily_forecasts(frame[frame["unique_id"].isin(list(layout))], days)
-    bases, knobs = {}, {}
+        warm = _warm_start(windows[0], ds[1] - ds[0], method.calibration_days)
+        warm_dec[pool.name] = decision_schedule(ds, warm, windows[0], mode, lead_time=pool.lead_time) \
+            if warm < windows[0] else []
+        val_dec[pool.name] = decision_schedule(ds, windows[0], windows[1], mode, lead_time=pool.lead_time)
+        test_dec[pool.name] = decision_schedule(ds, windows[1], windows[2], mode, lead_time=pool.lead_time)
+    fits = sorted({method.fit_key(d, mode) for dec in (warm_dec, val_dec, test_dec) for v in dec.values()
+                   for d in v})
+    forecasts = method.forecasts(frame[frame["unique_id"].isin(list(layout))], fits)
+    bases, knobs, levels = {}, {}, {}
     for pool in pools:
         ds, y, yf, val_start, test_start, _ = layout[pool.name]
-        decisions = [*val_dec[pool.name], *test_dec[pool.name]]
-        est = method.estimates(pool.name, yf, ds, decisions, mode, forecasts)
-        bases[pool.name], used = method.calibrated(est, y, ds, val_start, test_dec[pool.name],
-                                                   1.0 - pool.service_quantile, _bounds(pool))
-        knobs[pool.name] = float(np.mean(used))
-    planned = _plan_window(test_dec, bases, layout, pools, budget)
+        decisions = [*warm_dec[pool.name], *val_dec[pool.name], *test_dec[pool.name]]
+        start = int(decisions[0].targets[0])
+        est, leads = method.estimates(pool.name, yf, ds, decisions, mode, forecasts)
+        walk = [*val_dec[pool.name], *test_dec[pool.name]]  # the level adapts from the validation window on
+        planned, used, level = method.calibrated(est, leads, y, ds, start, walk,
+                                                 1.0 - pool.service_quantile, _bounds(pool))
+        n_val = len(val_dec[pool.name])
+        bases[pool.name] = planned[test_start - val_start:]
+        knobs[pool.name] = float(np.mean(used[n_val:]))
+        levels[pool.name] = float(level[-1])
+    planned, capped = _plan_window(test_dec, bases, layout, pools, budget)
     plans, scores = [], []
     for pool in pools:
         ds, y, yf, val_start, test_start, stop = layout[pool.name]
@@ -235,10 +255,11 @@ def simulate(
         s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
                         price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
         scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": knobs[pool.name],
-                       "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12)})
+                       "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12),
+                       "level": levels[pool.name], "capped_steps": capped[pool.name]})
         bplans, bscores = simulate_baselines(
             frame[frame["unique_id"] == pool.name], mode, target_busy=target, test_days=test_days,
-            val_days=val_days, pools=_bounds(pool), planners=baselines,
+            val_days=val_days, pools=_bounds(pool), planners=baselines, lead_time=pool.lead_time,
         )
         plans.append(bplans)
         scores.extend(bscores.to_dict("records"))

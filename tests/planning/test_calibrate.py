@@ -42,7 +42,8 @@ def test_additive_headroom_suits_pools_that_sit_at_zero():
     f = np.zeros(300)
     d = np.where(np.arange(300) % 50 == 0, 8.0, 0.0)  # a job of 8 GPUs now and then
     assert calibrate_headroom(f, d, 0.05).headroom == 0.0  # 2 % of steps busy is within 5 %
-    assert calibrate_headroom(f, d, 0.01).headroom == 3.0  # no multiplier of 0 helps: the cap
+    one = calibrate_headroom(f, d, 0.01)  # no multiplier of 0 helps: GPUs on top instead, never a silent cap
+    assert one.additive and one.apply(np.zeros(1)).tolist() == [8.0]
     add = calibrate_headroom(f, d, 0.05, additive=True)
     assert add.additive and add.apply(np.zeros(1)).tolist() == [0.0]  # 2 % of steps busy is within 5 %
     assert calibrate_headroom(f, d, 0.01, additive=True).apply(np.zeros(1)).tolist() == [8.0]
