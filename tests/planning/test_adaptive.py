@@ -66,7 +66,7 @@ def drifting_frame(days: int = 24, drift_day: int = 17) -> pd.DataFrame:
 def test_adaptive_calibration_recovers_the_target_within_a_drifting_test_week():
     frame = drifting_frame()
     pool = PoolSpec(name="a100", gpus_per_node=1, min_nodes=0, max_nodes=10_000, lead_time="0s",
-                    scale_in_cooldown="0s", target_busy=0.05)
+                    scale_in_cooldown="0s", min_window="0s", target_busy=0.05)
     runs = {}
     for gamma in (0.0, OLD.gamma):  # the default settings, with and without the adaptive level
         method = ForecastMethod(model=OLD.model, model_params=OLD.model_params, gamma=gamma)
@@ -112,7 +112,7 @@ def test_a_model_with_update_is_trained_once_then_only_given_new_demand(monkeypa
     monkeypatch.setattr(GBMForecaster, "update", update)
     frame = drifting_frame(days=12, drift_day=99)
     pool = PoolSpec(name="a100", gpus_per_node=8, min_nodes=0, max_nodes=1000, lead_time="0s",
-                    scale_in_cooldown="0s", target_busy=0.05)
+                    scale_in_cooldown="0s", min_window="0s", target_busy=0.05)
     method = ForecastMethod(model="gbm", model_params=(("max_iter", 20),))
     _, scores = simulate(frame, [pool], "nightly", test_days=2, val_days=2, method=method, baselines=())
     assert calls["fit"] == 1 and calls["update"] >= 4  # one fit before calibration, then daily context
