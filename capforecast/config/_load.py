@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from capforecast._units import format_duration
+from capforecast.compute import Compute
 from capforecast.config._reader import _Reader
 from capforecast.config._types import Config
 from capforecast.errors import ConfigError
@@ -39,6 +40,20 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
     return parse_config(data, base_dir=path.resolve().parent, environ=environ, source=path, label=path.name)
 
 
+def _compute(r: _Reader, value: Any) -> Compute | None:
+    """``compute: {backend: dask, address: tcp://...:8786, workers: 2}``: where the job's fan-out runs."""
+    if value is None:
+        return None
+    m = r.mapping(value, "compute", required=("backend",), allowed=("backend", "address", "workers"))
+    backend = r.text(m["backend"], "compute.backend")
+    address = None if m.get("address") is None else r.text(m["address"], "compute.address")
+    workers = None if m.get("workers") is None else r.integer(m["workers"], "compute.workers", minimum=1)
+    try:
+        return Compute(backend, address, workers)
+    except ConfigError as exc:
+        raise r.fail("compute", str(exc)) from None
+
+
 def parse_config(
     data: Any,
     *,
@@ -53,7 +68,7 @@ def parse_config(
         data,
         "",
         required=("prometheus", "series", "pools", "output"),
-        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output"),
+        allowed=("prometheus", "series", "pools", "budget", "models", "backtest", "forecast", "output", "compute"),
     )
     cfg = Config(
         prometheus=r.prometheus(top["prometheus"]),
@@ -65,6 +80,7 @@ def parse_config(
         output=r.output(top["output"]),
         source=source,
         budget=top.get("budget"),
+        compute=_compute(r, top.get("compute")),
     )
     cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
     for key, span in (

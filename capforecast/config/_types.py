@@ -171,6 +171,7 @@ class Config:
     output: OutputConfig
     source: Path | None = None
     budget: Any = None
+    compute: Any = None  # capforecast.compute.Compute: where the fan-out runs (None: in this process)
 
     @property
     def pool_names(self) -> list[str]:
