@@ -61,7 +61,9 @@ def require_plan(plan: object) -> None:
 def _dump(objs: Iterable[dict[str, Any]], header: str = "") -> str:
     import yaml
 
-    return header + "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objs)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: same text, ~10x faster at fleets
+    return header + "---\n".join(yaml.dump(o, Dumper=dumper, sort_keys=False, default_flow_style=False)
+                                   for o in objs)
 
 
 def _kustomization(resources: list[str], patches: list[str] | None = None) -> str:

@@ -63,7 +63,8 @@ def reservation_windows(plan: pd.DataFrame, pools: Sequence[PoolSpec], *, align:
     [('23:45', 1), ('00:45', 3), ('02:00', 1)]
     """
     by_name = {p.name: p for p in pools}
-    names = [n for n in by_name if n in set(plan["unique_id"].astype(str))]
+    groups = {str(k): g for k, g in plan.groupby(plan["unique_id"].astype(str), sort=False)}  # one pass
+    names = [n for n in by_name if n in groups]
     if not names:
         raise PlanningError("the plan has no rows for any pool in the pools file; plan with the same pools file")
     step = plan_step(plan)
@@ -72,7 +73,7 @@ def reservation_windows(plan: pd.DataFrame, pools: Sequence[PoolSpec], *, align:
     series = {}
     events: set[pd.Timestamp] = set()
     for name in names:
-        rows = plan[plan["unique_id"].astype(str) == name].sort_values("ds").reset_index(drop=True)
+        rows = groups[name].sort_values("ds").reset_index(drop=True)
         lead = leads[name]
         series[name] = (rows, pd.DatetimeIndex(rows["ds"]), _spare(rows))
         events.update(rows["ds"])
