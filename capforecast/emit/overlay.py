@@ -88,10 +88,10 @@ def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str], external: bool) -
             "name": dirs[int(w)].split("/")[-1], "apply_at": _iso(first["apply_at"]), "until": _iso(first["until"]),
             "overlay": dirs[int(w)],
             **({"external_patches": f"{dirs[int(w)]}/external"} if external else {}),
-            "pools": {str(r["unique_id"]): {
-                "nodes": int(r["nodes"]), "gpus": int(r["gpus"]), "spare_gpus": int(r["spare_gpus"]),
-                "placeholder_replicas": int(r["placeholder_replicas"]), "reason": str(r["reason"]),
-            } for _, r in rows.iterrows()},
+            "pools": {str(r.unique_id): {
+                "nodes": int(r.nodes), "gpus": int(r.gpus), "spare_gpus": int(r.spare_gpus),
+                "placeholder_replicas": int(r.placeholder_replicas), "reason": str(r.reason),
+            } for r in rows.itertuples(index=False)},
         })
     return {
         "about": ("Apply each overlay at its apply_at (kubectl apply -k k8s/<overlay>), in order; a window stays "
@@ -163,7 +163,7 @@ def write_overlay(
                 put(f"windows/{name}/external/patches.yaml", _dump(theirs, _EXTERNAL_PATCH_NOTE))
                 put(f"windows/{name}/external/kustomization.yaml",
                     _kustomization(["../../../external"], ["patches.yaml"]))
-        put("schedule.yaml", yaml.safe_dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
-                                            width=200))
+        put("schedule.yaml", yaml.dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
+                                       width=200, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
         put("kustomization.yaml", _kustomization([dirs[0]]))
     return written

@@ -26,7 +26,8 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         frame, new_rows = _ingest(cfg, end - cfg.series.history + step, end)
         result.rows_ingested = new_rows
         frame = frame[frame["unique_id"].isin(pools)].reset_index(drop=True)
-        missing = [p for p in pools if p not in set(frame["unique_id"])]
+        seen = set(frame["unique_id"])
+        missing = [p for p in pools if p not in seen]
         if len(missing) == len(pools):
             raise IngestError(
                 f"Prometheus returned no series for any pool {pools}; check series.query/series.id_labels "
@@ -36,7 +37,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             result.notes.append(f"pool {p}: no data from Prometheus; the planner's fallback rule plans it")
             result.champions[p] = {"model": None, "fallback": True, "why": "no data"}
         info["ingest"] = f"{frame['unique_id'].nunique()} pools, {len(frame)} rows, {new_rows} new"
-    have = [p for p in pools if p not in missing]
+    have = [p for p in pools if p in seen]
     last_seen = frame.groupby("unique_id")["ds"].max()
     if last_seen.max() + cfg.forecast.horizon < now.floor(step):
         raise IngestError(
@@ -63,10 +64,10 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
     with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} model(s)"):
         _train_all(cfg, have, rows, result, models)
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
-    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {cfg.quantiles()}"):
+    levels = cfg.quantiles()
+    with timer.step("forecast", lambda: f"{horizon} steps, quantiles {levels}"):
         unique = list({id(m): m for m, _ in models.values()}.values())
-        forecast = pd.concat(fan_out(_predict_task, [(m, horizon, cfg.quantiles()) for m in unique]),
-                             ignore_index=True)
+        forecast = pd.concat(fan_out(_predict_task, [(m, horizon, levels) for m in unique]), ignore_index=True)
     with timer.step("plan", lambda: f"{len(plan)} rows"):
         plan = _plan(cfg, forecast, frame, now, result)
         result.planned_nodes_max = {str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()}
