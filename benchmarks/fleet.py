@@ -173,11 +173,22 @@ def measure(n: int, data: str | None, compute: dict | None, extra: list[str]) ->
         if not run.is_file():
             raise SystemExit(f"N={n}: no run.json (exit {res['code']}):\n{res['stderr'][-3000:]}")
         summary = json.loads(run.read_text())
+        summary["steps"].update(_published_steps(folder / "state" / "capforecast_nightly.prom"))
         pngs = len(list((folder / "state" / "latest").rglob("*.png")))
     champions = pd.Series([c.get("model") for c in summary["champions"].values()]).value_counts()
     return {"n": n, "samples": samples, "code": res["code"], "seconds": res["seconds"], "peak_mb": res["peak_mb"],
             "steps": summary["steps"], "rows": summary["rows_ingested"], "pngs": pngs,
             "champions": ", ".join(f"{m} x{k}" for m, k in champions.items())}
+
+
+def _published_steps(textfile: Path) -> dict[str, float]:
+    """Step times from the job-metrics textfile, which (unlike run.json, written before it) has ``publish``."""
+    steps = {}
+    for line in textfile.read_text().splitlines():
+        if line.startswith('capforecast_nightly_step_duration_seconds{step="'):
+            name = line.split('"')[1]
+            steps[name] = float(line.rsplit(" ", 1)[1])
+    return steps
 
 
 def exponent(a: float, b: float, n_a: int, n_b: int) -> float:
@@ -195,7 +206,7 @@ def print_table(rows: list[dict], label: str) -> None:
         cells = [f"{r['n']:,}", str(r["code"]), f"{r['seconds']:.1f}", f"{r['peak_mb']:.0f}", str(r["pngs"]),
                  *(f"{r['steps'].get(s, 0.0):.1f}" for s in steps)]
         print("| " + " | ".join(cells) + " |")
-    for a, b in zip(rows, rows[1:]):
+    for a, b in zip(rows, rows[1:], strict=False):
         cells = [f"{exponent(a['seconds'], b['seconds'], a['n'], b['n']):.2f}",
                  f"{exponent(a['peak_mb'], b['peak_mb'], a['n'], b['n']):.2f}", "",
                  *(f"{exponent(a['steps'].get(s, 0), b['steps'].get(s, 0), a['n'], b['n']):.2f}" for s in steps)]

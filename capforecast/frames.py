@@ -374,7 +374,8 @@ def _fill_grid(df: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
         if col == "unique_id":
             out[col] = pd.Series(np.repeat(np.asarray(uniques, dtype=object), n)).astype(df[col].dtype)
         elif col == "ds":
-            out[col] = pd.Series(pd.DatetimeIndex(grid.astype("datetime64[ns]")).tz_localize("UTC")).astype(df[col].dtype)
+            times = pd.DatetimeIndex(grid.astype("datetime64[ns]")).tz_localize("UTC")
+            out[col] = pd.Series(times).astype(df[col].dtype)
         else:
             out[col] = pd.Series(pd.api.extensions.take(df[col].array, where, allow_fill=True), name=col)
     return pd.DataFrame(out)[list(df.columns)]
