@@ -134,3 +134,14 @@ def test_cli_backend_flags_over_the_config(tmp_path, capsys) -> None:
     assert "compute     dask at tcp://10.0.0.5:8786" in capsys.readouterr().out
     assert main(["nightly", "--config", str(path), "--check", "--backend", "loky", "--workers", "2"]) == 0
     assert "compute     loky, 2 workers" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_dask_without_an_address_starts_a_local_cluster_and_closes_it() -> None:
+    with engine(Compute("dask", workers=2)):
+        from distributed import get_client
+
+        client = get_client()
+        assert len(client.scheduler_info()["workers"]) == 2
+        assert fan_out(abs, [-3, 2, -1]) == [3, 2, 1]
+    assert client.status == "closed"
