@@ -124,7 +124,8 @@ def write_overlay(
     import yaml
 
     require_plan(plan)
-    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    planned = set(plan["unique_id"].astype(str))  # once, not once per pool
+    pools = [p for p in pools if p.name in planned]
     windows = reservation_windows(plan, pools, align=align)
     ours, external = kube.base_objects(pools)
     target = Path(out_dir) / "k8s"

@@ -186,7 +186,8 @@ def write_report(
     The static plan compared against holds, for the whole horizon, the nodes for the service quantile of the
     last 14 days of ``history`` (or, without history, the plan's own peak).
     """
-    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    planned = set(plan["unique_id"].astype(str))  # once, not once per pool
+    pools = [p for p in pools if p.name in planned]
     if not pools:
         raise PlanningError("report: the plan has no rows for the given pools; pass the plan and its pools file")
     fc_all = frames.validate_forecast(forecast)
