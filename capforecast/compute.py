@@ -77,7 +77,7 @@ def _client(compute: Compute) -> contextlib.AbstractContextManager[Any]:
                               "(tcp://HOST:8786) and that the scheduler runs") from None
     stack = contextlib.ExitStack()
     cluster = stack.enter_context(LocalCluster(n_workers=compute.workers or None, threads_per_worker=1,
-                                               processes=True, dashboard_address=None, silence_logs=40))
+                                               processes=True, dashboard_address=":0", silence_logs=False))
     client = stack.enter_context(Client(cluster, set_as_default=False))
 
     @contextlib.contextmanager

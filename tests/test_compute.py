@@ -30,7 +30,7 @@ NOW = pd.Timestamp("2026-03-22T01:30", tz="UTC")
 @pytest.fixture(scope="module")
 def cluster():
     """Two in-process workers (threads, one each): a real scheduler and workers, started in about a second."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   silence_logs=False) as c:
         yield c
 
@@ -145,3 +145,9 @@ def test_dask_without_an_address_starts_a_local_cluster_and_closes_it() -> None:
         assert len(client.scheduler_info()["workers"]) == 2
         assert fan_out(abs, [-3, 2, -1]) == [3, 2, 1]
     assert client.status == "closed"
+
+
+def test_backtest_n_jobs_runs_on_local_processes_with_the_same_result(frame) -> None:
+    one = bt.cross_validation(frame, ["naive", "seasonal_naive"], h=24, n_windows=2, progress=False, n_jobs=1)
+    every = bt.cross_validation(frame, ["naive", "seasonal_naive"], h=24, n_windows=2, progress=False, n_jobs=-1)
+    pd.testing.assert_frame_equal(every.scores, one.scores, check_exact=True)

@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  compute     {c.backend}" + (f" at {c.address}" if c.address else "")
               + (f", {c.workers} workers" if c.workers else ""))
         return 0
+    if compute is not None and compute.backend == "dask":  # the command is the application: quiet Dask's INFO lines
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     show = sys.stdout.isatty() and not args.no_progress
     result = run_nightly(cfg, now=args.now, force=args.force, progress=_progress if show else None,
                          compute=compute)

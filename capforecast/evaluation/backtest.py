@@ -248,8 +248,13 @@ def _execute(
         except CapforecastError as exc:
             return name, exc, 0.0
 
-    local = None if n_jobs is None else Compute("sequential") if n_jobs == 1 else Compute("loky", workers=n_jobs)
-    with engine(local):
+    if n_jobs is None or n_jobs == 1:  # joblib's current backend (see capforecast.compute), or this process
+        where: Any = engine(None if n_jobs is None else Compute("sequential"))
+    else:
+        import joblib
+
+        where = joblib.parallel_config(backend="loky", n_jobs=int(n_jobs))  # -1: every core
+    with where:
         outputs = fan_out(safe, tasks, lazy=True)
         for done, (task, (name, parts, took)) in enumerate(zip(tasks, outputs, strict=True), start=1):
             if isinstance(parts, Exception):
