@@ -352,15 +352,33 @@ def regularize(
         int(found["missing_steps"].sum()),
         _describe_gaps(found),
     )
-    parts = []
-    for uid, group in df.groupby("unique_id", sort=False):
-        grid = pd.date_range(group["ds"].iloc[0], group["ds"].iloc[-1], freq=step_td, name="ds")
-        full = group.set_index("ds").reindex(grid)
-        full["unique_id"] = uid
-        parts.append(full.reset_index())
-    out = pd.concat(parts, ignore_index=True)[list(df.columns)]
-    out["unique_id"] = out["unique_id"].astype(df["unique_id"].dtype)
-    return out
+    return _fill_grid(df, step_td)
+
+
+def _fill_grid(df: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """Every step from each series' first to its last time; rows that were missing get NaN (one vectorised pass
+    over the rows, no loop over series). ``df`` is a validated frame: sorted, each series on its step grid."""
+    codes, uniques = pd.factorize(df["unique_id"], sort=False)
+    ns, step_ns = _ns(df["ds"]), step.value
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:] - 1, len(df) - 1]
+    first = ns[starts]
+    n = (ns[ends] - first) // step_ns + 1
+    offsets = np.r_[0, np.cumsum(n)[:-1]]
+    total = int(n.sum())
+    where = np.full(total, -1, dtype=np.int64)  # the input row of each output row, -1 for a missing step
+    where[offsets[codes] + (ns - first[codes]) // step_ns] = np.arange(len(df))
+    grid = np.repeat(first, n) + (np.arange(total) - np.repeat(offsets, n)) * step_ns
+    out = {}
+    for col in df.columns:
+        if col == "unique_id":
+            out[col] = pd.Series(np.repeat(np.asarray(uniques, dtype=object), n)).astype(df[col].dtype)
+        elif col == "ds":
+            times = pd.DatetimeIndex(grid.astype("datetime64[ns]")).tz_localize("UTC")
+            out[col] = pd.Series(times).astype(df[col].dtype)
+        else:
+            out[col] = pd.Series(pd.api.extensions.take(df[col].array, where, allow_fill=True), name=col)
+    return pd.DataFrame(out)[list(df.columns)]
 
 
 def _describe_gaps(found: pd.DataFrame) -> str:

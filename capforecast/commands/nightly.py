@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from capforecast.compute import BACKENDS, Compute
+
 DESCRIPTION = """\
 Run the nightly job described by one YAML config: pull new data from Prometheus (incrementally),
 score the earlier runs' plans against the demand observed since (realised.json), backtest the candidate
@@ -41,7 +43,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress display even when stdout is a terminal"
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=None, help="where backtests and per-pool fits run: sequential "
+        "(this process), threading or loky (local workers) or dask (a Dask cluster); default: the config's "
+        "compute.backend, else sequential"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None, help="the Dask scheduler to run on, e.g. "
+        "tcp://dask-scheduler:8786 (implies --backend dask; default: compute.address, else a LocalCluster)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="local workers (threads, processes or "
+        "LocalCluster processes; default: compute.workers, else every core)"
+    )
     parser.set_defaults(func=run)
+
+
+def _compute(args: argparse.Namespace, configured: Compute | None) -> Compute | None:
+    """The config's ``compute:`` with the command line's --backend, --scheduler and --workers over it."""
+    if args.backend is None and args.scheduler is None and args.workers is None:
+        return configured
+    base = configured or Compute()
+    backend = args.backend or ("dask" if args.scheduler else base.backend)
+    address = args.scheduler or (base.address if backend == "dask" else None)
+    return Compute(backend, address, args.workers or base.workers)
 
 
 def _progress(step: str, index: int, total: int) -> None:
@@ -55,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.pipeline import run_nightly
 
     cfg = load_config(args.config)
+    compute = _compute(args, cfg.compute)
     if args.check:
         references = cfg.check_references()  # a missing secret fails now, not at the first real run
         print(f"config {args.config}: OK")
@@ -66,9 +92,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"  outputs     {cfg.output.runs_dir}/<date>, latest -> {cfg.output.latest}")
         r = cfg.realised
         print(f"  realised    over target on {r.flag_after_days} of 7 days: plan for {r.widen:g} x the miss share")
+        c = compute or Compute()
+        print(f"  compute     {c.backend}" + (f" at {c.address}" if c.address else "")
+              + (f", {c.workers} workers" if c.workers else ""))
         return 0
+    if compute is not None and compute.backend == "dask":  # the command is the application: quiet Dask's INFO lines
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     show = sys.stdout.isatty() and not args.no_progress
-    result = run_nightly(cfg, now=args.now, force=args.force, progress=_progress if show else None)
+    result = run_nightly(cfg, now=args.now, force=args.force, progress=_progress if show else None,
+                         compute=compute)
     print(f"nightly: {result.status}: {result.run_dir}")
     for note in result.notes:
         print(f"  {note}")

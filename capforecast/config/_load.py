@@ -43,7 +43,7 @@ def parse_config(
         nf = NightlyFile.model_validate(data, context=context)
     except ValidationError as exc:
         raise _error(exc, data, label) from None
-    cfg = _to_config(nf, data, source)
+    cfg = _to_config(nf, data, source, label)
     cfg.pool_specs()  # the planner's own checks of every pool key, now rather than at the end of a run
     for key, span in (
         ("forecast.horizon", cfg.forecast.horizon),
@@ -70,7 +70,7 @@ def parse_config(
     return cfg
 
 
-def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> t.Config:
+def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None, label: str) -> t.Config:
     p, s, m, o = nf.prometheus, nf.series, nf.models, nf.output
     auth = p.basic_auth
     pools = tuple(
@@ -96,7 +96,20 @@ def _to_config(nf: Any, data: Mapping[str, Any], source: Path | None) -> t.Confi
         source=source,
         budget=data.get("budget"),
         realised=t.RealisedConfig(flag_after_days=nf.realised.flag_after_days, widen=nf.realised.widen),
+        compute=_compute(nf.compute, label),
     )
+
+
+def _compute(section: Any, label: str) -> Any:
+    """``compute: {backend: dask, address: tcp://...:8786, workers: 2}``: where the job's fan-out runs."""
+    if section is None:
+        return None
+    from capforecast.compute import Compute
+
+    try:
+        return Compute(section.backend, section.address, section.workers)
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: compute: {exc}") from None
 
 
 def _allowed(parent: tuple[Any, ...]) -> list[str]:
@@ -109,6 +122,7 @@ def _allowed(parent: tuple[Any, ...]) -> list[str]:
         _model.BasicAuth, ("series",): _model.SeriesSection, ("models",): _model.ModelsSection,
         ("backtest",): _model.BacktestSection, ("forecast",): _model.ForecastSection, ("output",): _model.OutputSection,
         ("budget",): _model.Budget, ("pools",): _model.NightlyPool, ("realised",): _model.RealisedSection,
+        ("compute",): _model.ComputeSection,
     }
     cls = sections.get(tuple(str(k) for k in parent if not isinstance(k, int)))
     if cls is None:

@@ -282,6 +282,16 @@ class RealisedSection(_Section):
         "(p95 -> p97.5, p99 -> p99.5); `1` turns widening off")] = 0.5
 
 
+class ComputeSection(_Section):
+    """Where the job's fan-out (backtests, per-pool fits) runs (docs/compute.md)."""
+
+    backend: Annotated[Text, Field(description="`sequential`, `threading`, `loky` or `dask`")]
+    address: Annotated[Text | None, Field(description="Dask scheduler, e.g. `tcp://dask-scheduler:8786` (dask "
+                                                      "only; default: a LocalCluster for the run)")] = None
+    workers: Annotated[int | None, Field(ge=1), _BV(lambda v: v if v is None else whole(1, 2)(v)), Field(
+        description="local workers (default: every core)")] = None
+
+
 class NightlyFile(_Section):
     """The nightly job's configuration file (``capforecast nightly --config FILE``)."""
 
@@ -299,6 +309,10 @@ class NightlyFile(_Section):
     forecast: Annotated[ForecastSection, Field(description="what is forecast")] = ForecastSection()
     output: Annotated[OutputSection, Field(description="where the job writes")]
     realised: Annotated[RealisedSection, Field(description="scoring of earlier plans")] = RealisedSection()
+    compute: Annotated[ComputeSection | None, Field(description="where backtests and per-pool fits run: "
+        "`{backend, address, workers}`, backend `sequential`, `threading`, `loky` or `dask` (dask: a scheduler "
+        "at `address`, or a LocalCluster); `--backend`, `--scheduler`, `--workers` override it; see docs/compute.md",
+        json_schema_extra={"doc_default": "none (in the job's process)"})] = None
 
     @model_validator(mode="before")
     @classmethod

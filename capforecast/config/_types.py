@@ -183,6 +183,7 @@ class Config:
     source: Path | None = None
     budget: Any = None
     realised: RealisedConfig = RealisedConfig()
+    compute: Any = None  # capforecast.compute.Compute: where the fan-out runs (None: in this process)
 
     @property
     def pool_names(self) -> list[str]:

@@ -70,7 +70,9 @@ def require_plan(plan: object) -> None:
 def _dump(objs: Iterable[dict[str, Any]], header: str = "") -> str:
     import yaml
 
-    return header + "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objs)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: same text, ~10x faster at fleets
+    return header + "---\n".join(yaml.dump(o, Dumper=dumper, sort_keys=False, default_flow_style=False)
+                                   for o in objs)
 
 
 def _kustomization(resources: list[str], patches: list[str] | None = None) -> str:
@@ -92,10 +94,10 @@ def _schedule_doc(windows: pd.DataFrame, dirs: dict[int, str], external: bool) -
             "until": format_time(first["until"]),
             "overlay": dirs[int(w)],
             **({"external_patches": f"{dirs[int(w)]}/external"} if external else {}),
-            "pools": {str(r["unique_id"]): {
-                "nodes": int(r["nodes"]), "gpus": int(r["gpus"]), "spare_gpus": int(r["spare_gpus"]),
-                "placeholder_replicas": int(r["placeholder_replicas"]), "reason": str(r["reason"]),
-            } for _, r in rows.iterrows()},
+            "pools": {str(r.unique_id): {
+                "nodes": int(r.nodes), "gpus": int(r.gpus), "spare_gpus": int(r.spare_gpus),
+                "placeholder_replicas": int(r.placeholder_replicas), "reason": str(r.reason),
+            } for r in rows.itertuples(index=False)},
         })
     return {
         "about": ("Apply each overlay at its apply_at (kubectl apply -k k8s/<overlay>), in order; a window stays "
@@ -128,7 +130,8 @@ def write_overlay(
     import yaml
 
     require_plan(plan)
-    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    planned = set(plan["unique_id"].astype(str))  # once, not once per pool
+    pools = [p for p in pools if p.name in planned]
     windows = reservation_windows(plan, pools, align=align)
     ours, external = kube.base_objects(pools)
     target = Path(out_dir) / "k8s"
@@ -175,7 +178,7 @@ def write_overlay(
         if keda:
             put("keda/kustomization.yaml", _kustomization(
                 ["../base", *(f"scaledobject-{kube.placeholder_name(p)}.yaml" for p in keda)]))
-        put("schedule.yaml", yaml.safe_dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
-                                            width=200))
+        put("schedule.yaml", yaml.dump(_schedule_doc(windows, dirs, bool(stand_ins)), sort_keys=False,
+                                       width=200, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
         put("kustomization.yaml", _kustomization([dirs[0]]))
     return written

@@ -22,12 +22,14 @@ def write_plan_json(plan: pd.DataFrame, pools: Sequence[PoolSpec], out_dir: str 
     from capforecast.emit.overlay import require_plan
 
     require_plan(plan)
-    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    planned = set(plan["unique_id"].astype(str))  # once, not once per pool
+    pools = [p for p in pools if p.name in planned]
     windows = reservation_windows(plan, pools)
     doc: dict[str, dict] = {"pools": {}}
+    plans = {str(k): g for k, g in plan.groupby(plan["unique_id"].astype(str), sort=False)}  # one pass each
+    by_window = {str(k): g for k, g in windows.groupby("unique_id", sort=False)}
     for pool in pools:
-        steps = plan[plan["unique_id"].astype(str) == pool.name]
-        wins = windows[windows["unique_id"] == pool.name]
+        steps, wins = plans[pool.name], by_window.get(pool.name, windows.iloc[:0])
         doc["pools"][pool.name] = {
             "gpus_per_node": pool.gpus_per_node,
             "service_quantile": pool.service_quantile,

@@ -1,10 +1,14 @@
-"""The ops report: ``OUT/report.md`` plus one PNG per pool under ``OUT/report/``.
+"""The ops report: ``OUT/report.md`` plus one PNG per pool under ``OUT/report/`` (a fleet: see below).
 
 Per pool: a plot of recent history, the forecast band and the planned capacity; the reservation windows with
 nodes and reasons; the expected busy share and cost against a static plan; what changed since the previous
 plan; and who was cut by the budget. The expected busy share is read off the forecast's own quantiles
 (``P(demand > capacity)`` interpolated between quantile levels), so it is an estimate, bounded by the levels
 the forecast has (shown with ``<=`` when capacity is above the highest quantile).
+
+A fleet (more than :data:`FLEET_POOLS` pools) gets one summary row per pool, and a section (with a plot, up to
+:data:`MAX_FLEET_PLOTS`) only for the pools that need a look: the previous plan missed (demand above it more
+often than the target since), the new one may miss or is capped or cut, or its node-hours changed by 10 % or more.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from capforecast.planning.realised import Realised
 __all__ = ["expected_busy", "write_report"]
 
 _MAX_WINDOW_ROWS = 40
+#: more pools than this make a fleet report: every pool in the summary, a section and a plot only for the pools
+#: that missed, may miss (expected busy above target), are capped or cut, or whose plan changed by FLEET_CHANGE
+FLEET_POOLS = 32
+FLEET_CHANGE = 0.10  # a change of node-hours over the steps both plans cover that counts as changed
+MAX_FLEET_PLOTS = 50  # plots in a fleet report (the rest of those pools get their section without one)
 
 
 def expected_busy(forecast: pd.DataFrame, capacity: np.ndarray) -> tuple[float, str]:
@@ -100,21 +109,37 @@ def _plot(path: Path, pool: PoolSpec, hist: pd.DataFrame | None, fc: pd.DataFram
     fig.savefig(path)
 
 
-def _changes(plan: pd.DataFrame, previous: pd.DataFrame | None, pool: PoolSpec, hours: float) -> str:
+def _changes(plan: pd.DataFrame, previous: pd.DataFrame | None, pool: PoolSpec, hours: float) -> tuple[str, float]:
+    """What changed since the previous plan, and the relative change of node-hours over the overlapping steps."""
     if previous is None:
-        return "first plan (no previous plan given)"
+        return "first plan (no previous plan given)", 0
     prev = previous[previous["unique_id"].astype(str) == pool.name][["ds", "nodes"]]
     both = plan[["ds", "nodes"]].merge(prev, on="ds", suffixes=("", "_prev"))
     if both.empty:
-        return "no overlap with the previous plan"
+        return "no overlap with the previous plan", 0
     diff = both["nodes"] - both["nodes_prev"]
     changed = int((diff != 0).sum())
     if not changed:
-        return f"unchanged on the {len(both)} overlapping steps"
+        return f"unchanged on the {len(both)} overlapping steps", 0
     i = int(np.argmax(np.abs(diff.to_numpy())))
     return (f"{changed} of {len(both)} steps changed; node-hours {both['nodes_prev'].sum() * hours:.0f} -> "
             f"{both['nodes'].sum() * hours:.0f}; largest {int(diff.iloc[i]):+d} nodes at "
-            f"{both['ds'].iloc[i]:%Y-%m-%d %H:%M}")
+            f"{both['ds'].iloc[i]:%Y-%m-%d %H:%M}"), abs(both["nodes"].sum() / max(both["nodes_prev"].sum(), 1) - 1)
+
+
+def _missed(previous: pd.DataFrame | None, hist: pd.DataFrame | None) -> float:
+    """Share of the previous plan's steps, among those observed since, where demand exceeded its capacity."""
+    if previous is None or hist is None or previous.empty:
+        return float("nan")
+    both = previous[["ds", "gpus"]].merge(hist[["ds", "y"]].dropna(), on="ds")
+    return float((both["y"] > both["gpus"]).mean()) if len(both) else float("nan")
+
+
+def _groups(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """``{pool: its rows}`` in one pass (not one scan of the whole frame per pool)."""
+    if frame is None:
+        return {}
+    return {str(k): g for k, g in frame.groupby(frame["unique_id"].astype(str), sort=False)}
 
 
 def _runs(w: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +194,8 @@ def write_report(
     scored against the demand observed since, :func:`~capforecast.planning.realised.score_realised`), the report
     says what really happened, with ``report/<pool>-realised.png`` per scored pool.
     """
-    pools = [p for p in pools if p.name in set(plan["unique_id"].astype(str))]
+    planned = set(plan["unique_id"].astype(str))  # once, not once per pool
+    pools = [p for p in pools if p.name in planned]
     if not pools:
         raise PlanningError("report: the plan has no rows for the given pools; pass the plan and its pools file")
     fc_all = frames.validate_forecast(forecast)
@@ -177,19 +203,21 @@ def write_report(
     hours = step / pd.Timedelta(hours=1)
     windows = reservation_windows(plan, pools)
     start, end = plan["ds"].min(), plan["ds"].max() + step
-    summary, sections, cuts = [], [], []
+    summary, sections, cuts, attention = [], [], [], []
+    plans, fcs, hists, wins, prevs = (_groups(f) for f in (plan, fc_all, history, windows, previous_plan))
+    fleet = len(pools) > FLEET_POOLS
     out = Path(out_dir)
     with atomic_dir(out / "report") as figdir:
         for pool in pools:
-            p = plan[plan["unique_id"].astype(str) == pool.name].sort_values("ds")
-            fc = fc_all[fc_all["unique_id"].astype(str) == pool.name].sort_values("ds")
+            p = plans[pool.name].sort_values("ds")
+            fc = fcs.get(pool.name, fc_all.iloc[:0]).sort_values("ds")
             fc = fc[fc["model"] == fc["model"].iloc[0]] if len(fc) else fc
-            hist = None
+            hist = full = None
             if history is not None:
-                h = history[history["unique_id"].astype(str) == pool.name]
+                h = full = hists.get(pool.name, history.iloc[:0])
                 hist = h[h["ds"] > h["ds"].max() - pd.Timedelta(days=history_days)] if len(h) else None
             try:
-                static = static_nodes(history, pool) if hist is not None else int(p["nodes"].max())
+                static = static_nodes(full, pool) if hist is not None else int(p["nodes"].max())
                 static_src = "history" if hist is not None else "plan peak"
             except PlanningError:
                 static, static_src = int(p["nodes"].max()), "plan peak"
@@ -202,11 +230,9 @@ def write_report(
             cost, scost = nh * pool.price_per_node_hour, snh * pool.price_per_node_hour
             saving = "n/a" if not scost else f"{100 * (1 - cost / scost):+.0f} %"
             slug = dns_name(pool.name, max_len=63)
-            if len(fc):
-                _plot(figdir / f"{slug}.png", pool, hist, fc, p, static * pool.gpus_per_node)
             n_cap = int(p["capped"].sum()) if "capped" in p else 0
             n_cut = int((p["cut_nodes"] > 0).sum()) if "cut_nodes" in p else 0
-            w = _runs(windows[windows["unique_id"] == pool.name])
+            w = _runs(wins[pool.name]) if pool.name in wins else windows.iloc[:0]
             events = int(np.count_nonzero(np.diff(p["nodes"].to_numpy()) != 0))
             summary.append(
                 f"| {pool.name} | {pool.service_quantile:g} | {pool.target_busy:.0%} | {_pct(busy, sign)} | "
@@ -217,14 +243,31 @@ def write_report(
             if n_cut:
                 cuts.append(f"| {pool.name} | {pool.priority} | {n_cut} | {p['cut_nodes'].sum() * hours:.0f} | "
                             f"{int(p['cut_nodes'].max())} |")
-            png = f"report/{slug}.png" if len(fc) else None
+            prev = None if previous_plan is None else prevs.get(pool.name, previous_plan.iloc[:0])
+            changes, change = _changes(p, prev, pool, hours)
+            missed = _missed(prev, full)
+            why = [text for flag, text in (
+                (missed > pool.target_busy, f"the previous plan missed: demand above it on {_pct(missed)} of "
+                                            "the steps seen since"),
+                (sign != "<=" and busy > pool.target_busy + 1e-9,  # a bound "<= x" is no expected miss
+                 f"expected busy {_pct(busy, sign)} above the target"),
+                (n_cap > 0, f"capped at max_nodes on {n_cap} step(s)"),
+                (n_cut > 0, f"cut by the budget on {n_cut} step(s)"),
+                (change >= FLEET_CHANGE, f"node-hours changed by {change:.0%} since the previous plan")) if flag]
+            if fleet and not why:
+                continue  # a fleet report shows only the pools that need a look (each has its summary row)
+            if fleet:
+                attention.append(f"| {pool.name} | {'; '.join(why)} |")
+            png = None
+            if len(fc) and (not fleet or len(attention) <= MAX_FLEET_PLOTS):
+                png = f"report/{slug}.png"
+                _plot(figdir / f"{slug}.png", pool, hist, fc, p, static * pool.gpus_per_node)
             scored = realised.summary["pools"].get(pool.name) if realised is not None else None
             if scored is not None and realised is not None:
                 plot_realised(figdir / f"{slug}-realised.png", pool,
                               realised.steps[realised.steps["unique_id"] == pool.name], scored)
-            lines = _section(pool, p, w, png, _changes(p, previous_plan, pool, hours),
-                             f"report/{slug}-realised.png" if scored is not None else None)
-            sections.append("\n".join(lines))
+            sections.append("\n".join(_section(pool, p, w, png, changes,
+                                                f"report/{slug}-realised.png" if scored is not None else None)))
     head = [
         "# Capacity plan",
         "",
@@ -248,6 +291,12 @@ def write_report(
         "## Budget cuts",
         "",
     ]
+    if fleet:
+        shown = min(len(attention), MAX_FLEET_PLOTS)
+        head += ["## Pools that need a look", "",
+                 f"{len(pools)} pools: {len(attention)} missed, may miss, are capped or cut, or changed their plan "
+                 f"(below, with a plot for the first {shown}); the other {len(pools) - len(attention)} are in the "
+                 "summary only.", "", "| pool | why |", "|---|---|", *attention, ""]
     if cuts:
         head += ["Lower priority tiers are cut first to keep the shared GPU budget.", "",
                  "| pool | priority | steps cut | node-hours cut | largest cut (nodes) |", "|---|---|---|---|---|",

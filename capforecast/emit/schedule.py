@@ -11,7 +11,6 @@ changes only when its nodes do.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,7 +72,8 @@ def reservation_windows(plan: pd.DataFrame, pools: Sequence[PoolSpec], *, align:
     [('23:45', 1), ('00:45', 3), ('02:00', 1)]
     """
     by_name = {p.name: p for p in pools}
-    names = [n for n in by_name if n in set(plan["unique_id"].astype(str))]
+    groups = {str(k): g for k, g in plan.groupby(plan["unique_id"].astype(str), sort=False)}  # one pass
+    names = [n for n in by_name if n in groups]
     if not names:
         raise PlanningError("the plan has no rows for any pool in the pools file; plan with the same pools file")
     step = plan_step(plan)
@@ -82,38 +82,44 @@ def reservation_windows(plan: pd.DataFrame, pools: Sequence[PoolSpec], *, align:
     series = {}
     events: set[pd.Timestamp] = set()
     for name in names:
-        rows = plan[plan["unique_id"].astype(str) == name].sort_values("ds").reset_index(drop=True)
-        lead = leads[name]
+        rows = groups[name].sort_values("ds").reset_index(drop=True)
         per_window = by_name[name].min_window > step
         series[name] = (rows, pd.DatetimeIndex(rows["ds"]), _spare(rows, per_window))
         events.update(rows["ds"])
-        events.update(rows["ds"] - lead)
+        events.update(rows["ds"] - leads[name])
     end = max(s[1][-1] for s in series.values()) + step
-    times = sorted(t for t in events if t < end)
-    records = []
-    prev_key = None
-    window = -1
-    for e in times:
-        vals = {}
-        for name in names:
-            rows, ds, spare = series[name]
-            pool = by_name[name]
-            hit = np.flatnonzero((ds <= e + leads[name]) & (ds + step > e))
-            if len(hit) == 0:  # before the plan's first request or after its end: keep the nearest step
-                hit = np.array([0 if e < ds[0] else len(ds) - 1])
-            j = hit[int(np.argmax(rows["nodes"].to_numpy()[hit]))]
-            nodes = int(rows["nodes"].to_numpy()[hit].max())
-            gpus = nodes * pool.gpus_per_node
-            sp = int(spare[hit].max())
-            gpr = int(pool.hpa.get("gpus_per_replica", 1)) if pool.hpa else 1
-            vals[name] = (nodes, gpus, sp, math.ceil(sp / pool.placeholder_gpus), math.ceil(gpus / gpr),
-                          str(rows["reason"].iloc[j]))
-        key = tuple(v[:5] for v in vals.values())
-        if key != prev_key:
-            window += 1
-            prev_key = key
-            for name, v in vals.items():
-                records.append((window, e, name, *v))
+    times = pd.DatetimeIndex(sorted(t for t in events if t < end))
+    # per pool and event: the largest request among the steps that start within (event - step, event + lead]
+    # (the nearest step before the plan's first request or after its end); vectorised over events
+    cols, reasons = [], []
+    for name in names:
+        rows, ds, spare = series[name]
+        pool = by_name[name]
+        lo = ds.searchsorted(times - step, side="right")
+        hi = ds.searchsorted(times + leads[name], side="right")
+        none = hi <= lo
+        lo = np.where(none, np.where(times < ds[0], 0, len(ds) - 1), lo)
+        hi = np.where(none, lo + 1, hi)
+        idx = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]
+        valid = idx < hi[:, None]
+        idx = np.minimum(idx, len(ds) - 1)
+        node_m = np.where(valid, rows["nodes"].to_numpy()[idx], np.iinfo(np.int64).min)
+        j = idx[np.arange(len(idx)), node_m.argmax(axis=1)]  # the first step with the most nodes
+        nodes = node_m.max(axis=1).astype(np.int64)
+        gpus = nodes * pool.gpus_per_node
+        sp = np.where(valid, spare[idx], np.iinfo(np.int64).min).max(axis=1)
+        gpr = int(pool.hpa.get("gpus_per_replica", 1)) if pool.hpa else 1
+        cols.append(np.stack([nodes, gpus, sp, -(-sp // pool.placeholder_gpus), -(-gpus // gpr)]))
+        reasons.append(rows["reason"].astype(str).to_numpy()[j])
+    values = np.stack(cols)  # (pool, field, event)
+    new = np.ones(len(times), dtype=bool)
+    new[1:] = (values[:, :, 1:] != values[:, :, :-1]).any(axis=(0, 1))
+    starts = np.flatnonzero(new)
+    records = [
+        (w, times[e], name, *map(int, values[k, :, e]), str(reasons[k][e]))
+        for w, e in enumerate(starts)
+        for k, name in enumerate(names)
+    ]
     out = pd.DataFrame.from_records(
         records, columns=["window", "apply_at", "unique_id", "nodes", "gpus", "spare_gpus",
                           "placeholder_replicas", "hpa_min_replicas", "reason"]

@@ -34,7 +34,10 @@ from capforecast.evaluation.scoring import score_forecasts
 if TYPE_CHECKING:
     from capforecast.models.base import Forecaster
 
-__all__ = ["Backtest", "cross_validation", "resolve_models"]
+__all__ = ["SERIES_PER_TASK", "Backtest", "cross_validation", "resolve_models"]
+
+#: series per backtest task of a per-series model (``Forecaster.per_series``): the unit of the fan-out
+SERIES_PER_TASK = 64
 
 @dataclass
 class Backtest:
@@ -152,7 +155,7 @@ def cross_validation(
     quantiles: Iterable[float] | str = (0.5, 0.9),
     *,
     season: int | None = None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     progress: bool = True,
     options: Mapping[str, str] | None = None,
 ) -> Backtest:
@@ -171,7 +174,11 @@ def cross_validation(
         sees data after it), which is honest but scores worse than refitting.
     quantiles : levels forecast and scored (pinball loss and coverage).
     season : season length for MASE (default: from the step, 24 for hourly).
-    n_jobs : joblib workers over (model, window) fits; 1 runs in this process.
+    n_jobs : ``None`` (default) runs the fits on joblib's current backend (:func:`capforecast.compute.engine`,
+        or your own ``joblib.parallel_config``; by default one after another in this process); ``1`` in this
+        process; ``k`` (``-1``: every core) on ``k`` local worker processes (loky). The fits are cut the same way
+        on every backend: one per model and window for global models (GBM, LSTM), and per chunk of
+        :data:`SERIES_PER_TASK` series for per-series models, so the results never depend on the backend.
     progress : print one line per finished fit to stderr.
     options : how the caller spells ``h``, ``n_windows``, ``step_size`` and ``refit`` in the fix an error
         suggests (the CLI: ``{"h": "--horizon", "n_windows": "--windows", ...}``); default: these keywords.
@@ -187,7 +194,7 @@ def cross_validation(
     every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit", options)
     levels = frames.parse_quantiles(quantiles)
     named = resolve_models(models)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0):
         raise ConfigError(f"n_jobs must be a non-zero whole number (-1: every core), got {n_jobs!r}")
 
     frame = frame.reset_index(drop=True)
@@ -203,16 +210,25 @@ def cross_validation(
             "or drop those series"
         )
 
+    chunk = pd.Series(pd.factorize(frame["unique_id"])[0] // SERIES_PER_TASK, index=frame.index)
     tasks = []
     for first in range(0, n_windows, every):
         windows = list(range(first, min(first + every, n_windows)))
-        trains = [frame[pos < frame["unique_id"].map(bounds[w])].reset_index(drop=True) for w in windows]
+        keep = [pos < frame["unique_id"].map(bounds[w]) for w in windows]
+        trains = [frame[k].reset_index(drop=True) for k in keep]
+        # per-series models: the same windows cut into chunks of series (one split of each frame, O(rows))
+        chunks = list(zip(*(_split(frame[k], chunk[k]) for k in keep), strict=True))
         horizons = [(w - first) * step_size for w in windows]
         for name, model in named.items():
-            tasks.append((name, model, trains, horizons, windows))
+            for part in chunks if getattr(model, "per_series", False) else [trains]:
+                tasks.append((name, model, list(part), horizons, windows))
 
     results, failures, seconds = _execute(tasks, h, levels, n_jobs, progress)
     return _assemble(frame, pos, bounds, results, failures, seconds, h, season, levels)
+
+
+def _split(frame: pd.DataFrame, labels: pd.Series) -> list[pd.DataFrame]:
+    return [g.reset_index(drop=True) for _, g in frame.groupby(labels, sort=True)]
 
 
 def _positive(value: Any, name: str, options: Mapping[str, str] | None) -> int:
@@ -222,18 +238,14 @@ def _positive(value: Any, name: str, options: Mapping[str, str] | None) -> int:
 
 
 def _execute(
-    tasks: list[tuple[Any, ...]], h: int, levels: list[float], n_jobs: int, progress: bool
+    tasks: list[tuple[Any, ...]], h: int, levels: list[float], n_jobs: int | None, progress: bool
 ) -> tuple[list[tuple[str, list[int], list[pd.DataFrame]]], dict[str, str], dict[str, float]]:
+    from capforecast.compute import Compute, engine, fan_out
+
     results: list[tuple[str, list[int], list[pd.DataFrame]]] = []
     failures: dict[str, str] = {}
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-
-    def report(done: int, name: str, took: float) -> None:
-        if progress:
-            print(f"backtest: {done}/{len(tasks)} fits done ({name} took {took:.1f}s, "
-                  f"{time.perf_counter() - t0:.0f}s elapsed)", file=sys.stderr, flush=True)
-
     reported = _reported.seen()  # a worker process does not repeat what this one said about the frame
 
     def safe(task: tuple[Any, ...]) -> tuple[str, Any, float]:
@@ -244,22 +256,25 @@ def _execute(
         except CapforecastError as exc:
             return name, exc, 0.0
 
-    if n_jobs == 1:
-        outputs = (safe(t) for t in tasks)
+    if n_jobs is None or n_jobs == 1:  # joblib's current backend (see capforecast.compute), or this process
+        where: Any = engine(None if n_jobs is None else Compute("sequential"))
     else:
-        from joblib import Parallel, delayed
+        import joblib
 
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(safe)(t) for t in tasks)
-    for done, (task, (name, parts, took)) in enumerate(zip(tasks, outputs, strict=True), start=1):
-        if isinstance(parts, Exception):
-            failures.setdefault(name, str(parts).split("\n")[0])
-            took = 0.0
-        else:
-            results.append((name, task[4], parts))
-        seconds[name] = seconds.get(name, 0.0) + took
-        report(done, name, took)
-    for name in failures:
-        results = [r for r in results if r[0] != name]
+        where = joblib.parallel_config(backend="loky", n_jobs=int(n_jobs))  # -1: every core
+    with where:
+        outputs = fan_out(safe, tasks, lazy=True)
+        for done, (task, (name, parts, took)) in enumerate(zip(tasks, outputs, strict=True), start=1):
+            if isinstance(parts, Exception):
+                failures.setdefault(name, str(parts).split("\n")[0])
+                took = 0.0
+            else:
+                results.append((name, task[4], parts))
+            seconds[name] = seconds.get(name, 0.0) + took
+            if progress:
+                print(f"backtest: {done}/{len(tasks)} fits done ({name} took {took:.1f}s, "
+                      f"{time.perf_counter() - t0:.0f}s elapsed)", file=sys.stderr, flush=True)
+    results = [r for r in results if r[0] not in failures]
     return results, failures, seconds
 
 

@@ -44,7 +44,8 @@ def plot_backtest(
     if not backtest:  # a forecast frame: one window that starts where the history ends
         forecasts = forecasts.assign(cutoff=forecasts.groupby("unique_id")["ds"].transform("min"))
     ids = list(series) if series else list(pd.unique(forecasts["unique_id"]))[:max_series]
-    unknown = [u for u in ids if u not in set(forecasts["unique_id"])]
+    known = set(forecasts["unique_id"])
+    unknown = [u for u in ids if u not in known]
     if unknown or not ids:
         raise ConfigError(f"cannot plot series {unknown or ids}: not in the backtest; pick ids it contains")
     qcols = sorted((c for c in forecasts.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()),

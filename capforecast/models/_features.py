@@ -74,24 +74,16 @@ def mask_outages(y: np.ndarray, m: int, *, min_nonzero_share: float = 0.8) -> tu
     it may be real, current demand.
     """
     out = np.asarray(y, dtype=float).copy()
-    zero = out == 0.0
-    runs = []
-    i, n = 0, len(out)
-    while i < n:
-        if zero[i]:
-            j = i
-            while j < n and zero[j]:
-                j += 1
-            if j - i >= max(m, 2) and j < n:
-                runs.append((i, j))
-            i = j
-        else:
-            i += 1
-    if not runs:
+    n = len(out)
+    edges = np.diff(np.r_[0, (out == 0.0).astype(np.int8), 0])  # +1 where a run of zeros starts, -1 after it
+    first, after = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = (after - first >= max(m, 2)) & (after < n)  # long enough, and not reaching the end
+    if not keep.any():
         return out, 0
-    in_runs = np.zeros(n, dtype=bool)
-    for a, b in runs:
-        in_runs[a:b] = True
+    marks = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(marks, first[keep], 1)
+    np.add.at(marks, after[keep], -1)
+    in_runs = np.cumsum(marks[:n]) > 0
     rest = out[~in_runs & np.isfinite(out)]
     if rest.size == 0 or np.mean(rest != 0.0) < min_nonzero_share:
         return out, 0

@@ -74,6 +74,10 @@ class Forecaster:
     """
 
     alias: ClassVar[str] = ""
+    #: True when each series is fitted on its own (nothing is learned across series), so a frame may be cut
+    #: into groups of series fitted apart (backtests and the nightly job fan those out); global models
+    #: (GBM, LSTM, ``auto`` with them) learn across series and are fitted once.
+    per_series: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ parameters (scikit-learn style)
     @classmethod

@@ -44,6 +44,7 @@ class Naive(Forecaster):
     """
 
     alias = "naive"
+    per_series = True
 
     def _fit(self, frame: pd.DataFrame) -> None:
         self.last_ = {}
@@ -89,6 +90,7 @@ class SeasonalNaive(Forecaster):
     """
 
     alias = "seasonal_naive"
+    per_series = True
 
     def __init__(self, season: str | int = "daily") -> None:
         self.season = season
@@ -135,6 +137,7 @@ class SeasonalQuantile(Forecaster):
     """
 
     alias = "seasonal_quantile"
+    per_series = True
 
     def __init__(self, season: str | int = "weekly", n_seasons: int = 4) -> None:
         self.season = season

@@ -128,6 +128,7 @@ class HoltWinters(FallbackMixin, Forecaster):
     """
 
     alias = "holt_winters"
+    per_series = True
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from capforecast._units import format_duration
+from capforecast.compute import fan_out
 from capforecast.config import Config
 from capforecast.errors import CapforecastError, ConfigError, IngestError, ModelError
 from capforecast.pipeline._champion import _previous_champion, _select, _train
@@ -28,7 +29,8 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         frame, new_rows = _ingest(cfg, end - cfg.series.history + step, end)
         result.rows_ingested = new_rows
         frame = frame[frame["unique_id"].isin(pools)].reset_index(drop=True)
-        missing = [p for p in pools if p not in set(frame["unique_id"])]
+        seen = set(frame["unique_id"])
+        missing = [p for p in pools if p not in seen]
         if len(missing) == len(pools):
             raise IngestError(
                 f"Prometheus returned no series for any pool {pools}; check series.query/series.id_labels "
@@ -38,7 +40,7 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
             result.notes.append(f"pool {p}: no data from Prometheus; the planner's fallback rule plans it")
             result.champions[p] = {"model": None, "fallback": True, "why": "no data"}
         info["ingest"] = f"{frame['unique_id'].nunique()} pools, {len(frame)} rows, {new_rows} new"
-    have = [p for p in pools if p not in missing]
+    have = [p for p in pools if p in seen]
     with timer.step("realised", lambda: info["realised"]):
         realised = _score_earlier(cfg, frame, end, result)
         scored = realised.summary["pools"]
@@ -65,24 +67,16 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
         for p in have:
             result.champions[p] = _select(cfg, p, scores, previous[p], result)
         info["select"] = ", ".join(f"{p}={c['model']}" for p, c in result.champions.items() if c["model"])
-    models: dict[str, Any] = {}  # pool -> (model, the pool's rows); pools with one champion share a model
+    models: dict[str, Any] = {}  # pool -> (model, the pool's rows); pools with a global champion share a model
+    rows = {str(p): g for p, g in frame.groupby("unique_id", sort=False)}  # one pass, not one scan per pool
     with timer.step("train", lambda: f"{len({id(m) for m, _ in models.values()})} model(s)"):
-        groups: dict[str, list[str]] = {}
-        for p in have:
-            c = result.champions[p]
-            groups.setdefault(json.dumps([c["model"], c["params"]], sort_keys=True, default=str), []).append(p)
-        for members in groups.values():
-            model = _train(cfg, members, frame[frame["unique_id"].isin(members)], result)
-            for p in members:
-                models[p] = (model, frame[frame["unique_id"] == p])
+        _train_all(cfg, have, rows, result, models)
     specs = _planned_pools(cfg, realised, result, [m for m, _ in models.values()])  # flagged: a stricter level
     quantiles = sorted({*cfg.quantiles(), *(p.service_quantile for p in specs)})
     horizon = _steps(cfg.forecast.horizon, step, "forecast.horizon")
     with timer.step("forecast", lambda: f"{horizon} steps, quantiles {quantiles}"):
-        unique = {id(m): m for m, _ in models.values()}
-        forecast = pd.concat(
-            [m.predict(horizon, quantiles=quantiles) for m in unique.values()], ignore_index=True
-        )
+        unique = list({id(m): m for m, _ in models.values()}.values())
+        forecast = pd.concat(fan_out(_predict_task, [(m, horizon, quantiles) for m in unique]), ignore_index=True)
     with timer.step("plan", lambda: f"{len(plan)} rows"):
         plan = _plan(cfg, specs, forecast, frame, now, result)
         result.planned_nodes_max = {str(k): int(v) for k, v in plan.groupby("unique_id")["nodes"].max().items()}
@@ -92,6 +86,47 @@ def _build(cfg: Config, now: pd.Timestamp, staging: Path, timer: _Steps) -> tupl
     if any(c.get("fallback") for c in result.champions.values()):
         result.status = "partial"
     return result, models
+
+
+def _fit_task(task: tuple[str, dict[str, Any], pd.DataFrame]) -> Any:
+    """Fit one pool's per-series champion (a task of the fan-out): the model, or the error it raised."""
+    from capforecast.models import get_model
+
+    alias, params, rows = task
+    try:
+        return get_model(alias, **params).fit(rows)
+    except CapforecastError as exc:
+        return exc
+
+
+def _predict_task(task: tuple[Any, int, list[float]]) -> pd.DataFrame:
+    model, horizon, quantiles = task
+    return model.predict(horizon, quantiles=quantiles)
+
+
+def _train_all(cfg: Config, have: list[str], rows: dict[str, pd.DataFrame], result: RunResult,
+               models: dict[str, Any]) -> None:
+    """Fit every pool's champion: per-series champions one pool per task (fanned out), each global champion
+    once on the pools that share it. A pool whose champion fails falls back (see :func:`_train`)."""
+    from capforecast.models import MODELS, model_class
+
+    groups: dict[str, list[str]] = {}
+    alone: list[str] = []
+    for p in have:
+        c = result.champions[p]
+        if c["model"] in MODELS and model_class(c["model"]).per_series:
+            alone.append(p)
+        else:
+            groups.setdefault(json.dumps([c["model"], c["params"]], sort_keys=True, default=str), []).append(p)
+    tasks = [(result.champions[p]["model"], result.champions[p]["params"], rows[p]) for p in alone]
+    for p, fitted in zip(alone, fan_out(_fit_task, tasks), strict=True):
+        if isinstance(fitted, CapforecastError):  # again here, where the fallback is chosen and reported
+            fitted = _train(cfg, [p], rows[p], result)
+        models[p] = (fitted, rows[p])
+    for members in groups.values():
+        model = _train(cfg, members, pd.concat([rows[p] for p in members], ignore_index=True), result)
+        for p in members:
+            models[p] = (model, rows[p])
 
 
 def _steps(span: pd.Timedelta, step: pd.Timedelta, key: str) -> int:

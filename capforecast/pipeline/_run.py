@@ -15,6 +15,7 @@ import pandas as pd
 
 from capforecast import _reported
 from capforecast._units import format_duration, parse_time
+from capforecast.compute import Compute, engine
 from capforecast.config import Config
 from capforecast.errors import OutputError
 from capforecast.pipeline._build import _build
@@ -73,12 +74,15 @@ def run_nightly(
     now: pd.Timestamp | str | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    compute: Compute | None = None,
 ) -> RunResult:
     """Run the nightly job once for the UTC day of ``now`` (default: the current time).
 
     Raises :class:`LockedError` if another run holds the lock (nothing is touched, not even the job
     metrics), and any other :class:`~capforecast.errors.CapforecastError` on failure, after writing the
     failure to the job-metrics file; the previous run, models and ``latest`` are left as they were.
+    ``compute`` (default: the config's ``compute:``, else this process) says where backtests and per-pool fits
+    run (:mod:`capforecast.compute`); the outputs are the same on every backend.
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else parse_time(now, name="now")
     out = cfg.output
@@ -112,7 +116,8 @@ def run_nightly(
             _check_targets(cfg, final)  # before any work: never replace what capforecast did not write
             _check_champions(cfg)
             staging.mkdir(parents=True)
-            result, models = _build(cfg, now, staging, timer)
+            with engine(compute or cfg.compute):  # the fan-out's backend: the config's, or the caller's
+                result, models = _build(cfg, now, staging, timer)
             result.run_dir, result.date = final, date
             with timer.step("publish", lambda: f"latest -> {final}"):
                 _write_json(staging / "run.json", _summary(result, now, timer.seconds))
