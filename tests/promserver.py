@@ -31,6 +31,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,45 @@ def require_binaries() -> None:
         raise PrometheusNotInstalled(INSTALL_HINT)
 
 
-class PrometheusServer:
+class ServerProcess:
+    """A test server run as a child process (``self._proc``, its log ``self._log``); subclasses define
+    ``start()``. Stopping is the same for every server: SIGTERM, then SIGKILL after 10 s."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: Any = None
+
+    def start(self) -> ServerProcess:  # pragma: no cover - defined by each server
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Any:
+        return self.start() if self._proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # a forgotten server must not outlive the test run
+        try:
+            self.stop()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+class PrometheusServer(ServerProcess):
     """A local ``prometheus`` process serving a TSDB directory; use as a context manager.
 
     Parameters
@@ -234,29 +273,3 @@ class PrometheusServer:
             time.sleep(0.1)
         return False
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start() if self._proc is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __del__(self) -> None:  # a forgotten server must not outlive the test run
-        try:
-            self.stop()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass

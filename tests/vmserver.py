@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .promserver import Series, _free_port, _label_text, _value_text
+from .promserver import Series, ServerProcess, _free_port, _label_text, _value_text
 
 __all__ = ["BINARY", "INSTALL_HINT", "VictoriaMetricsServer", "exposition_lines"]
 
@@ -57,7 +57,7 @@ def exposition_lines(series: Iterable[Series]) -> Iterator[str]:
             yield f"{prefix}{_value_text(v)} {t}\n"
 
 
-class VictoriaMetricsServer:
+class VictoriaMetricsServer(ServerProcess):
     """A local single-node ``victoria-metrics`` process; use as a context manager.
 
     Parameters
@@ -153,30 +153,3 @@ class VictoriaMetricsServer:
             raise RuntimeError(f"victoria-metrics import failed: HTTP {exc.code} {exc.read()[:500]!r}") from None
         if status not in (200, 204):
             raise RuntimeError(f"victoria-metrics import answered HTTP {status}")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> VictoriaMetricsServer:
-        return self.start() if self._proc is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __del__(self) -> None:  # a forgotten server must not outlive the test run
-        try:
-            self.stop()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
