@@ -128,6 +128,21 @@ class ServerProcess:
     def start(self) -> ServerProcess:  # pragma: no cover - defined by each server
         raise NotImplementedError
 
+    def _poll(self, url: str, timeout: float, context: ssl.SSLContext | None = None) -> bool:
+        """Whether ``url`` answers 200 within ``timeout`` seconds while the process runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is None or self._proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=2, context=context) as resp:
+                    if resp.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        return False
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
         if self._proc is not None:
@@ -258,18 +273,7 @@ class PrometheusServer(ServerProcess):
         raise RuntimeError(f"prometheus did not become ready; its log ends:\n{log}")
 
     def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
         # readiness only: whether the certificate verifies is for the tests to check, not for this wait
         context = ssl._create_unverified_context() if self.url.startswith("https") else None
-        while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2, context=context) as resp:
-                    if resp.status == 200:
-                        return True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        return False
+        return self._poll(self.url + "/-/ready", timeout, context)
 

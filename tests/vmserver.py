@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -114,18 +113,7 @@ class VictoriaMetricsServer(ServerProcess):
         raise RuntimeError(f"victoria-metrics did not become ready; its log ends:\n{self.log}")
 
     def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        return False
+        return self._poll(self.url + "/health", timeout)
 
     def seed(self, series: Iterable[Series], batch_lines: int = 200_000) -> VictoriaMetricsServer:
         """Import ``series`` through ``/api/v1/import/prometheus``, then ``/internal/force_flush`` so that
