@@ -143,10 +143,11 @@ class WindowFeed(keras.utils.PyDataset):
     bank : the series; origins : flat origins to draw from; target : the (possibly masked) flat target.
     batch_size, steps : batch size and batches per epoch; seed : base seed of the draws.
     max_weight : cap on the MASE weight of a window (a nearly flat series must not dominate).
+    weight_power : the window's loss weight is the capped MASE weight to this power (see ``LSTMForecaster``).
     """
 
     def __init__(self, bank, origins: np.ndarray, target: np.ndarray, *, batch_size: int, steps: int, seed: int,
-                 max_weight: float, weight_power: float = 1.0) -> None:
+                 max_weight: float, weight_power: float) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.bank, self.origins, self.target = bank, origins, target
         self.batch_size, self.steps, self.seed, self.max_weight = batch_size, steps, seed, max_weight

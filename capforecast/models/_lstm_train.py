@@ -82,7 +82,7 @@ def train_networks(model: Any, bank: SeriesBank, jobs: list[Job], *, steps: int)
         net = build_lstm_network(**sizes)
         feed = WindowFeed(bank, job.origins, job.target, batch_size=int(model.batch_size), steps=steps,
                           seed=job.seed, max_weight=float(model.max_weight),
-                          weight_power=float(getattr(model, "weight_power", 1.0)))
+                          weight_power=float(model.weight_power))
         history["loss"].append(_fit(net, feed, steps, float(model.learning_rate), loss, int(model.verbose)))
         # Keep the weights in a fresh, uncompiled network: the optimizer state and the traced training
         # functions are freed (hundreds of MiB per network), and a saved model holds no optimizer.
