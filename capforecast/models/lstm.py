@@ -1,26 +1,13 @@
 """A global LSTM forecaster (TensorFlow / Keras 3): a seasonal-naive anchor plus a learnt residual.
 
-One set of networks is trained across all series of a frame; docs/models.md has the measurements behind
-each choice. In short:
-
-* **Window-normalised.** Every window is divided by the level at its origin (the mean of its last season),
-  so series of any size and under any trend share one model of *shape*.
-* **Anchored.** The network predicts a residual over seasonal naive (the last season repeated); its output
-  layers start at zero, so it starts as seasonal naive and moves only where training says so.
-* **Between MASE and relative units.** Each window's pinball loss is weighted by the square root of
-  ``level / in-sample seasonal error`` (the metric's own scale); the median carries half the loss.
-* **A week back, when it is the better anchor.** The networks also see "the same step a week back" and a
-  learnt per-window gate moves the forecast towards it (weekday/weekend profiles); the median never drops
-  under the last season's lowest value.
-* **Seasons as rows.** The past is read as ``input_steps / m`` rows of one season each (7 rows of 24 hours),
-  a short recurrence, plus a linear path over the raw rows.
-* **Fresh windows, fixed schedule.** Every batch draws new windows from all series (no window array is
-  built), with a cosine learning-rate decay; no early stopping on a handful of windows.
-* **An ensemble.** ``members`` networks with their own seeds; the forecast is their median per quantile,
-  so no single seed decides it. ``seed`` makes the whole run reproducible.
-* **Calibrated per step ahead.** One more network is trained with the last ``calibration_steps`` steps of
-  every series held out; its quantiles' out-of-sample errors there give a conformal offset per level and
-  step ahead, added to the ensemble's quantiles. The members themselves train on every step, the newest too.
+One set of networks is trained across all series of a frame (docs/models.md has the measurements behind each
+choice): windows divided by the level at their origin; a residual over seasonal naive (output layers start at
+zero, so an untrained network *is* seasonal naive); a pinball loss weighted by the square root of
+``level / in-sample seasonal error``; a learnt gate towards "the same step a week back" where there are
+enough weeks; seasons read as rows (7 rows of 24 hours); fresh windows every batch with a cosine schedule;
+``members`` networks combined by their median. One more network, trained with the newest
+``calibration_steps`` held out, calibrates the quantiles per step ahead and chooses how far the forecast may
+move from its anchor (``shrink``, the anchor's weight: 0 on M4, about 0.55 on 16 bursty GPU pools).
 
 Hard inputs (reported in ``fallbacks_`` / ``outages_`` and by a warning): NaN gaps are left out of the loss
 and filled as inputs (flagged unobserved); outages (a season or more of zeros) are treated as gaps; series
@@ -38,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from capforecast.errors import ModelError
-from capforecast.evaluation.conformal import conformal_offsets
 from capforecast.evaluation.metrics import season_length
 from capforecast.models import _features as feat
 from capforecast.models._fallback import FallbackMixin
+from capforecast.models._lstm_heldout import conformal_table, shrink_weight
 from capforecast.models._lstm_train import Job, member_seed, quantiles_at, train_networks
 from capforecast.models._quantiles import select_levels, training_levels
 from capforecast.models._windows import SeriesBank
@@ -74,7 +61,9 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
     batch_size, learning_rate : training; the learning rate decays to zero on a cosine.
     max_passes : cap on ``train_steps * batch_size / windows`` (small data trains for fewer steps).
     calibration_steps : last steps of each series held out from one extra network, whose errors there
-        calibrate the quantiles (default: 2 * horizon; 0 turns calibration off).
+        calibrate the quantiles and choose ``shrink`` (default: horizon + input_steps when the median series
+        is at least horizon + 5 input windows long, so the held-out windows span a week; else 2 * horizon;
+        0 turns both off).
     max_weight : cap on a window's MASE weight (relative to its level).
     weight_power : the loss weight is ``min(MASE weight, max_weight) ** weight_power``: 1 trains in MASE units,
         0 in level units (relative errors, like sMAPE); 0.5 (default) balances the two.
@@ -84,6 +73,10 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         hold ``WEEKLY_MIN_WEEKS`` weeks of history between them (with less, the gate overfits).
     floor : ``"last_season"`` (default) keeps the median and higher quantiles at or above the lowest value of
         the last season (a series idling at 10 is not forecast at 0); ``"none"`` turns it off.
+    shrink : the anchor's weight in [0, 1] (as in ``auto``): the forecast is ``anchor + (1 - shrink) *
+        residual`` (every quantile moves with the median). ``"auto"`` (default) picks it on the held-out
+        network's windows (``shrink_``): 0 where the network beats the anchor out of sample, more where part of
+        what it learnt is noise (small or bursty data); 1 is seasonal naive with the network's spread.
     seed : seeds every member (weights, dropout, window draws); same data and seed give the same forecast.
     verbose : 0 silent (default), 1 Keras progress bar, 2 one line per epoch (the CLI shows progress).
 
@@ -121,6 +114,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         weight_power: float = 0.5,
         weekly: bool | str = "auto",
         floor: str = "last_season",
+        shrink: float | str = "auto",
         seed: int = 0,
         verbose: int = 0,
     ) -> None:
@@ -142,6 +136,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         self.weight_power = weight_power
         self.weekly = weekly
         self.floor = floor
+        self.shrink = shrink
         self.seed = seed
         self.verbose = verbose
 
@@ -163,6 +158,9 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             power = float("nan")
         if not 0.0 <= power <= 2.0:
             raise ModelError(f"lstm: weight_power must be between 0 and 2, got {self.weight_power!r}")
+        if self.shrink != "auto" and not (
+                isinstance(self.shrink, (int, float)) and not isinstance(self.shrink, bool) and 0 <= self.shrink <= 1):
+            raise ModelError(f"lstm: shrink must be 'auto' or a number in [0, 1], got {self.shrink!r}")
         if self.calibration_steps is not None and (isinstance(self.calibration_steps, bool)
                                                    or int(self.calibration_steps) < 0):
             raise ModelError(f"lstm: calibration_steps must be a whole number >= 0, got {self.calibration_steps!r}")
@@ -207,7 +205,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         bank = self._bank(arrays, self.net_ids_, context=False)
         self.mase_ = dict(zip(self.net_ids_, bank.scales, strict=True))
         H = int(self.horizon)
-        V = 2 * H if self.calibration_steps is None else int(self.calibration_steps)
+        V = self._held_out_steps(bank.lengths) if self.calibration_steps is None else int(self.calibration_steps)
         held = [i for i, n in enumerate(bank.lengths) if n >= V + 3 * m] if V >= H else []
         origins = bank.origins()
         if not len(origins):
@@ -221,26 +219,29 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             jobs.append(Job(member_seed(self.seed, len(jobs)), bank.origins(cut=V), bank.mask_after(V)))
         nets, self.history_ = train_networks(self, bank, jobs, steps=steps)
         self.nets_ = nets[: int(self.members)]
+        self.shrink_ = 0.0 if self.shrink == "auto" else float(self.shrink)
         if held:  # origins whose whole target lies in the held-out steps
             calib = np.concatenate([bank.starts[i] + np.arange(bank.lengths[i] - V - 1, bank.lengths[i] - H)
                                     for i in held])
-            self.offsets_ = self._calibrate(bank, calib, quantiles_at(nets[-1:], bank, calib))
+            b = bank.batch(calib)
+            pred = quantiles_at(nets[-1:], bank, calib)
+            if self.shrink == "auto":  # how far the held-out network beat its anchor
+                self.shrink_ = shrink_weight(b["target"], pred[..., self.median_index_], b["weight"])
+            pred = self._shrunk(pred)
+            self.offsets_ = conformal_table(b["target"][:, :, None] - pred, self.levels_, self.median_index_)
         self.train_steps_ = steps
         self.context_ = self._context_arrays(arrays)
 
-    def _calibrate(self, bank: SeriesBank, origins: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """Per level and step ahead, the conformal offset (level units) from held-out residuals; ``(H, Q)``."""
-        b = bank.batch(origins)
-        resid = b["target"][:, :, None] - pred                           # (n, H, Q)
-        H, Q = pred.shape[1], pred.shape[2]
-        out = np.zeros((H, Q))
-        for h in range(H):  # pool neighbouring steps ahead: more residuals, a smooth profile
-            lo, hi = max(0, h - 2), min(H, h + 3)
-            for j, q in enumerate(self.levels_):
-                if j == self.median_index_:
-                    continue
-                out[h, j] = float(np.nan_to_num(conformal_offsets(resid[:, lo:hi, j].ravel(), [q])[q]))
-        return out
+    def _held_out_steps(self, lengths: list[int]) -> int:
+        """Default ``calibration_steps``: a whole input window after the horizon (every day of a week) when the
+        median series keeps four more input windows to train on, else two horizons."""
+        H, L = int(self.horizon), self.L_
+        return H + L if float(np.median(lengths)) >= H + 5 * L else 2 * H
+
+    def _shrunk(self, resid: np.ndarray) -> np.ndarray:
+        """Residual quantiles ``(n, H, Q)`` with the median's move from the anchor scaled by ``1 - shrink_``;
+        every level moves with the median, so the spread is kept."""
+        return resid - self.shrink_ * resid[..., self.median_index_, None]
 
     def _context_arrays(self, arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
         """The newest ``L_`` steps of every network series (what a forecast starts from)."""
@@ -271,7 +272,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             bank = self._bank(self.context_, self.net_ids_, context=True)
             origins = bank.starts_a + np.asarray(bank.lengths) - 1
             b = bank.batch(origins)
-            resid = quantiles_at(self.nets_, bank, origins)
+            resid = self._shrunk(quantiles_at(self.nets_, bank, origins))
             if self.offsets_ is not None:
                 resid = np.sort(resid + self.offsets_[None], axis=-1)
             level = b["level"].astype(np.float64)[:, None, None]

@@ -72,6 +72,33 @@ def test_weekly_auto_needs_enough_weeks_and_the_floor_holds(seasonal):
     assert forced.weekly_ is True and forced.nets_[0].get_layer("week_gate") is not None
 
 
+def test_held_out_windows_decide_how_far_the_forecast_is_pulled_back_to_its_anchor():
+    from capforecast.models._lstm_heldout import shrink_weight
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 1, (60, 8))
+    assert shrink_weight(target, target, np.ones(60)) == 0.0                              # right: trusted
+    assert shrink_weight(target, rng.normal(0, 1, (60, 8)), np.ones(60)) >= 0.8           # noise: the anchor
+    noisy = target + rng.normal(0, 1, (60, 8))                 # half signal, half noise: about halfway
+    assert 0.3 <= shrink_weight(target, noisy, np.ones(60)) <= 0.7
+    mixed = np.concatenate([target[:30], rng.normal(0, 1, (30, 8))])
+    # the MASE weight decides which windows count
+    assert shrink_weight(target, mixed, np.where(np.arange(60) < 30, 1.0, 1e-9)) == 0.0
+    assert shrink_weight(target, mixed, np.where(np.arange(60) < 30, 1e-9, 1.0)) >= 0.8
+    assert shrink_weight(target, np.full_like(target, np.nan), np.ones(60)) == 0.0        # nothing observed
+
+
+def test_shrink_one_is_seasonal_naive_and_the_fitted_weight_is_kept(seasonal, tmp_path):
+    frame = seasonal(days=10)
+    anchored = get_model("lstm", **{**TINY, "shrink": 1.0}).fit(frame)
+    naive = get_model("seasonal_naive").fit(frame)
+    np.testing.assert_allclose(anchored.predict(12)["yhat"], naive.predict(12)["yhat"], rtol=1e-5)
+    model = get_model("lstm", **TINY).fit(frame)  # default: the factor the held-out network earned
+    assert 0.0 <= model.shrink_ <= 1.0
+    model.save(tmp_path / "m")
+    assert load(tmp_path / "m").shrink_ == model.shrink_
+
+
 def test_bank_normalises_by_the_origin_level_and_holds_out_the_newest_steps():
     t0 = pd.Timestamp("2026-01-05", tz="UTC")
     y = 10.0 * np.tile(1 + np.sin(2 * np.pi * np.arange(24) / 24), 10) * np.repeat(np.arange(1, 11), 24)
@@ -162,7 +189,8 @@ def test_lstm_clear_errors(fitted, seasonal):
         get_model("lstm", units=0).fit(seasonal())
     with pytest.raises(ModelError, match="anchor"):
         get_model("lstm", anchor="mean").fit(seasonal())
-    for key, bad in (("weekly", "sometimes"), ("floor", "zero"), ("weight_power", -1), ("weight_power", "x")):
+    for key, bad in (("weekly", "sometimes"), ("floor", "zero"), ("weight_power", -1), ("weight_power", "x"),
+                     ("shrink", "sometimes"), ("shrink", 1.5), ("shrink", True)):
         with pytest.raises(ModelError, match=key):
             get_model("lstm", **{key: bad}).fit(seasonal())
 

@@ -1,7 +1,7 @@
 """The LSTM's bars on real data (slow: each trains the default ensemble; about 15 minutes in all on 2 cores).
 
 * M4 hourly, trained and forecast with the CLI as a user runs it, scored with the M4 definitions.
-* Helios, last 48 h held out: three seeds within a spread of 0.10.
+* Helios, last 48 h held out: three seeds within a spread of 0.10, each better than seasonal naive.
 * Helios, 7 daily origins x 24 h (trained once, then ``update`` with the newer history at each origin): the
   mean MASE over the 16 virtual clusters beats seasonal naive and seasonal quantile.
 """
@@ -63,12 +63,14 @@ def _helios_holdout(h: int = 48) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame[~held_out].reset_index(drop=True), frame[held_out].reset_index(drop=True)
 
 
-def test_the_seed_moves_the_helios_holdout_score_by_at_most_a_tenth():
-    """Measured 1.692, 1.733, 1.726 (seasonal naive 1.610: on this one 48-hour window the LSTM loses)."""
+def test_the_helios_holdout_beats_seasonal_naive_whatever_the_seed():
+    """Measured 1.514, 1.548, 1.541 against seasonal naive's 1.610 (before ``shrink``: 1.692-1.733, a loss)."""
     train, test = _helios_holdout()
+    naive = _mean_mase(train, test, get_model("seasonal_naive").fit(train).predict(48, quantiles=[0.5]))
     scores = [_mean_mase(train, test, get_model("lstm", seed=s, verbose=0).fit(train).predict(48, quantiles=[0.5]))
               for s in (0, 1, 2)]
     assert max(scores) - min(scores) <= 0.10, scores
+    assert max(scores) < naive, (scores, naive)
 
 
 def test_lstm_beats_the_seasonal_baselines_on_the_helios_backtest():
