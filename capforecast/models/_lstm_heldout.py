@@ -40,10 +40,11 @@ def shrink_weight(target: np.ndarray, median: np.ndarray, weight: np.ndarray) ->
     window has an observed target.
     """
     err = np.abs(target[None] - (1.0 - GRID)[:, None, None] * median[None]) * weight[None, :, None]  # (G, n, H)
-    score = np.nanmean(err.reshape(len(GRID), -1), axis=1) if err.size else np.full(len(GRID), np.nan)
-    if not np.isfinite(score).any():
+    err = err.reshape(len(GRID), -1)
+    seen = np.isfinite(err[0])
+    if not seen.any():
         return 0.0
-    return float(GRID[int(np.nanargmin(score))])
+    return float(GRID[int(np.argmin(err[:, seen].mean(axis=1)))])
 
 
 def conformal_table(resid: np.ndarray, levels: list[float], median_index: int) -> np.ndarray:

@@ -20,6 +20,10 @@ from capforecast.planning.simulate import (
 needs_helios = pytest.mark.needs_data("helios-earth")
 
 
+#: For tests of the planner's rules rather than of its forecaster: the default (auto) refits every decision.
+FAST = ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"), ("n_seasons", 7)))
+
+
 def pool(name: str, target: float = 0.05, **kw) -> PoolSpec:
     kw = {"gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10_000, "lead_time": "0s",
           "scale_in_cooldown": "0s", "min_window": "0s", **kw}  # the protocol's: no rule of the pool's own
@@ -83,7 +87,7 @@ def test_capforecast_meets_its_target_cheaper_than_static_on_a_daily_cycle():
 
 def test_pool_bounds_and_names_are_honoured():
     frame = demand_frame()
-    plans, _ = simulate(frame, [pool("a100", 0.05, min_nodes=20, max_nodes=22)], "hourly", test_days=2)
+    plans, _ = simulate(frame, [pool("a100", 0.05, min_nodes=20, max_nodes=22)], "hourly", test_days=2, method=FAST)
     assert plans["nodes"][plans["method"] == "capforecast"].between(20, 22).all()
     with pytest.raises(PlanningError, match="name each pool after the unique_id"):
         simulate(frame, [pool("h100")], "nightly", test_days=2)
@@ -181,7 +185,7 @@ def test_a_shared_gpu_budget_cuts_the_lower_tier_in_capforecasts_plan():
 
     frame = pd.concat([demand_frame(uid="infer", seed=2), demand_frame(uid="train", seed=1)], ignore_index=True)
     pools = PoolSet([pool("train", priority=0), pool("infer", priority=10)], budget=Budget(gpus=160))
-    plans, scores = simulate(frame, pools, "nightly", test_days=2, val_days=7)
+    plans, scores = simulate(frame, pools, "nightly", test_days=2, val_days=7, method=FAST)
     ours = plans[plans["method"] == "capforecast"].pivot(index="ds", columns="unique_id", values="nodes")
     assert ((ours["train"] + ours["infer"]) * 8 <= 160).all()
     s = scores[scores["method"] == "capforecast"].set_index("unique_id")
@@ -191,7 +195,7 @@ def test_a_shared_gpu_budget_cuts_the_lower_tier_in_capforecasts_plan():
 def test_missing_steps_are_planned_and_left_out_of_the_scores(caplog):
     frame = demand_frame(days=24)
     frame = frame.drop(index=[*range(400, 430), *range(540, 545)]).reset_index(drop=True)  # gaps in both windows
-    plans, scores = simulate(frame, [pool("a100", 0.05)], "nightly", test_days=4)
+    plans, scores = simulate(frame, [pool("a100", 0.05)], "nightly", test_days=4, method=FAST)
     ours = plans[plans["method"] == "capforecast"]
     assert len(ours) == 96 and ours["nodes"].notna().all()  # every step of the window gets nodes
     assert "missing step" in caplog.text  # the gaps are reported, not invented
@@ -202,8 +206,8 @@ def test_the_cooldown_carries_across_hourly_decisions():
     # hourly mode plans one hour per decision: the scale-in cooldown must still hold nodes for 3 h after a
     # peak, as one continuous plan would (it used to act only within a decision's single hour)
     frame = demand_frame()
-    plans, _ = simulate(frame, [pool("a100", 0.05, scale_in_cooldown="3h")], "hourly", test_days=2)
-    free, _ = simulate(frame, [pool("a100", 0.05)], "hourly", test_days=2)
+    plans, _ = simulate(frame, [pool("a100", 0.05, scale_in_cooldown="3h")], "hourly", test_days=2, method=FAST)
+    free, _ = simulate(frame, [pool("a100", 0.05)], "hourly", test_days=2, method=FAST)
     held = plans[plans["method"] == "capforecast"]["nodes"].to_numpy()
     need = free[free["method"] == "capforecast"]["nodes"].to_numpy()  # the same plan without a cooldown
     expect = pd.Series(need).rolling(4, min_periods=1).max().to_numpy()  # max over [t - 3 h, t]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from capforecast.planning import PoolSpec, plan_capacity
 from capforecast.planning._smoothing import count_windows, hold_windows
-from capforecast.planning.simulate import simulate
+from capforecast.planning.simulate import ForecastMethod, simulate
 
 T0 = pd.Timestamp("2026-05-01", tz="UTC")
 
@@ -82,7 +82,7 @@ def test_simulated_busy_never_worse_and_fewer_windows_per_day():
     scores = {}
     for window in ("0s", "4h"):
         _, s = simulate(frame, [_pool(window, max_nodes=100, target_busy=0.05)], "nightly", test_days=2,
-                        val_days=7, baselines=("static",))
+                        val_days=7, baselines=("static",), method=ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"),)))
         scores[window] = s.set_index("method").loc["capforecast"]
     assert scores["4h"]["busy"] <= scores["0s"]["busy"]
     assert scores["4h"]["windows_per_day"] <= 6 < scores["0s"]["windows_per_day"]
