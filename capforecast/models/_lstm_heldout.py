@@ -39,12 +39,13 @@ def shrink_weight(target: np.ndarray, median: np.ndarray, weight: np.ndarray) ->
     with the lowest mean weighted absolute error (ties go to the smaller weight, the network); 0 when no
     window has an observed target.
     """
-    err = np.abs(target[None] - (1.0 - GRID)[:, None, None] * median[None]) * weight[None, :, None]  # (G, n, H)
-    err = err.reshape(len(GRID), -1)
-    seen = np.isfinite(err[0])
+    seen = np.isfinite(target) & np.isfinite(median)
     if not seen.any():
         return 0.0
-    return float(GRID[int(np.argmin(err[:, seen].mean(axis=1)))])
+    t, m = target[seen].astype(np.float64), median[seen].astype(np.float64)
+    w = np.broadcast_to(np.asarray(weight, dtype=np.float64)[:, None], target.shape)[seen]
+    scores = [float(np.mean(np.abs(t - (1.0 - g) * m) * w)) for g in GRID]  # one grid weight at a time: O(n H)
+    return float(GRID[int(np.argmin(scores))])
 
 
 def conformal_table(resid: np.ndarray, levels: list[float], median_index: int) -> np.ndarray:

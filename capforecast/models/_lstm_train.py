@@ -50,11 +50,19 @@ def _fit(net: Any, feed: Any, steps: int, lr: float, loss: Any, verbose: int) ->
     return [float(v) for v in hist.history["loss"]]
 
 
+#: origins per forward pass when forecasting many windows at once
+PREDICT_CHUNK = 8192
+
+
 def quantiles_at(nets: list[Any], bank: SeriesBank, origins: np.ndarray) -> np.ndarray:
-    """Median over ``nets`` of the residual quantiles ``(n, H, Q)`` at flat ``origins`` (level units)."""
-    b = bank.batch(origins)
-    x = bank.inputs(b)
-    return np.median(np.stack([np.asarray(net(x, training=False), dtype=np.float64) for net in nets]), axis=0)
+    """Median over ``nets`` of the residual quantiles ``(n, H, Q)`` at flat ``origins`` (level units), in chunks
+    of ``PREDICT_CHUNK`` origins (tens of thousands of held-out windows would otherwise be one batch)."""
+    parts = []
+    for lo in range(0, len(origins), PREDICT_CHUNK):
+        x = bank.inputs(bank.batch(origins[lo: lo + PREDICT_CHUNK]))
+        parts.append(np.median(np.stack([np.asarray(net(x, training=False), dtype=np.float64) for net in nets]),
+                               axis=0))
+    return np.concatenate(parts) if parts else np.zeros((0, bank.H, 0))
 
 
 def train_networks(model: Any, bank: SeriesBank, jobs: list[Job], *, steps: int) -> tuple[list[Any], dict[str, Any]]:

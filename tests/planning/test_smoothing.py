@@ -76,13 +76,16 @@ def test_plans_made_hour_by_hour_never_step_down_inside_a_window():
     assert count_windows(walked) < count_windows(raw)
 
 
+DAILY_QUANTILE = ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"),))
+
+
 def test_simulated_busy_never_worse_and_fewer_windows_per_day():
     ds = pd.date_range("2026-03-02", periods=24 * 16, freq="h", tz="UTC")
     frame = pd.DataFrame({"unique_id": "a", "ds": ds, "y": _hourly_noise(len(ds), seed=7)})
     scores = {}
     for window in ("0s", "4h"):
         _, s = simulate(frame, [_pool(window, max_nodes=100, target_busy=0.05)], "nightly", test_days=2,
-                        val_days=7, baselines=("static",), method=ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"),)))
+                        val_days=7, baselines=("static",), method=DAILY_QUANTILE)
         scores[window] = s.set_index("method").loc["capforecast"]
     assert scores["4h"]["busy"] <= scores["0s"]["busy"]
     assert scores["4h"]["windows_per_day"] <= 6 < scores["0s"]["windows_per_day"]
