@@ -51,6 +51,7 @@ _API: dict[str, str] = {
     "parse_pools": "capforecast.planning._pools_file:parse_pools",
     "plan_capacity": "capforecast.planning.planner:plan_capacity",
     "simulate": "capforecast.planning.simulate:simulate",
+    "ForecastMethod": "capforecast.planning.simulate:ForecastMethod",
     "write_overlay": "capforecast.emit:write_overlay",
     "write_report": "capforecast.emit:write_report",
     "load_config": "capforecast.config:load_config",
