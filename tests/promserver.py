@@ -7,6 +7,7 @@ PromQL, lookback and staleness are Prometheus's own.
 Examples
 --------
 >>> import numpy as np
+import pandas as pd
 >>> from tests.promserver import PrometheusServer, Series
 >>> ts = np.arange(1_700_000_000, 1_700_003_600, 60)
 >>> series = [Series("gpu_used", {"pool": "a100"}, ts, np.ones(len(ts)))]
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["PrometheusNotInstalled", "PrometheusServer", "Series", "write_openmetrics"]
 
@@ -61,6 +63,11 @@ class Series:
     timestamps: np.ndarray
     values: np.ndarray
     kind: str = field(default="gauge")
+
+
+def unix_seconds(ds: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Whole Unix seconds of UTC timestamps (what :class:`Series` and promtool take)."""
+    return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
 
 
 def _label_text(labels: Mapping[str, str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -19,7 +18,7 @@ from capforecast.ingest.sample import make_sample
 from capforecast.models import get_model
 from capforecast.pipeline import run_nightly
 
-from .promserver import INSTALL_HINT, PrometheusServer, Series
+from .promserver import INSTALL_HINT, PrometheusServer, Series, unix_seconds
 
 distributed = pytest.importorskip("distributed", reason="pip install 'capforecast[dask]' for the dask backend")
 
@@ -63,15 +62,11 @@ def test_backtest_on_dask_is_the_in_process_backtest(cluster, frame, monkeypatch
         pd.testing.assert_frame_equal(other.scores, base.scores, check_exact=True)
 
 
-def _unix(ds: pd.Series) -> np.ndarray:
-    return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
-
-
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory, frame):
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:
         pytest.skip(INSTALL_HINT)
-    series = [Series("gpu_demand", {"pool": str(p)}, _unix(g["ds"]), g["y"].to_numpy())
+    series = [Series("gpu_demand", {"pool": str(p)}, unix_seconds(g["ds"]), g["y"].to_numpy())
               for p, g in frame.groupby("unique_id")]
     with PrometheusServer.from_samples(series, tmp_path_factory.mktemp("prom")) as server:
         yield server

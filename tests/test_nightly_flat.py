@@ -18,7 +18,7 @@ from capforecast.config import load_config
 from capforecast.models.auto import AutoForecaster
 from capforecast.pipeline import run_nightly
 
-from .promserver import INSTALL_HINT, PrometheusServer, Series
+from .promserver import INSTALL_HINT, PrometheusServer, Series, unix_seconds
 
 START = pd.Timestamp("2026-05-01", tz="UTC")
 END = pd.Timestamp("2026-05-22T00:00", tz="UTC")
@@ -42,7 +42,7 @@ def flat_frame() -> pd.DataFrame:
 def prom(tmp_path_factory: pytest.TempPathFactory):
     frame = flat_frame()
     series = [Series("gpu_demand", {"pool": str(uid)},
-                     np.asarray((g["ds"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64),
+                     unix_seconds(g["ds"]),
                      g["y"].to_numpy()) for uid, g in frame.groupby("unique_id")]
     with PrometheusServer.from_samples(series, tmp_path_factory.mktemp("prom")) as server:
         yield server

@@ -21,7 +21,7 @@ import yaml
 from capforecast.config import load_config
 from capforecast.pipeline import run_nightly
 
-from .promserver import INSTALL_HINT, PrometheusServer, Series
+from .promserver import INSTALL_HINT, PrometheusServer, Series, unix_seconds
 
 START = pd.Timestamp("2026-05-01", tz="UTC")
 END = pd.Timestamp("2026-05-22T00:00", tz="UTC")  # the last sample in Prometheus
@@ -52,7 +52,7 @@ def demand() -> dict[str, pd.Series]:
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory):
     series = [Series("gpu_demand", {"pool": name},
-                     np.asarray((y.index - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64),
+                     unix_seconds(y.index),
                      y.to_numpy()) for name, y in demand().items()]
     with PrometheusServer.from_samples(series, tmp_path_factory.mktemp("prom")) as server:
         yield server

@@ -70,12 +70,9 @@ def test_quickstart_reads_a_real_prometheus_when_pointed_at_one(
 ) -> None:
     import shutil
 
-    import numpy as np
-    import pandas as pd
-
     from capforecast.ingest.files import read_series
 
-    from .promserver import PrometheusServer, Series
+    from .promserver import PrometheusServer, Series, unix_seconds
 
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:
         pytest.skip("prometheus/promtool not installed (make test installs them)")
@@ -84,7 +81,7 @@ def test_quickstart_reads_a_real_prometheus_when_pointed_at_one(
         Series(
             "gpu_demand",
             {"pool": str(uid)},
-            np.asarray((g["ds"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64),
+            unix_seconds(g["ds"]),
             g["y"].to_numpy(float),
         )
         for uid, g in sample.groupby("unique_id")

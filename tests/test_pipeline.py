@@ -21,7 +21,7 @@ from capforecast.config import load_config
 from capforecast.errors import CapforecastError
 from capforecast.pipeline import LockedError, run_nightly
 
-from .promserver import INSTALL_HINT, PrometheusServer, Series
+from .promserver import INSTALL_HINT, PrometheusServer, Series, unix_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2026-05-01", tz="UTC")
@@ -33,10 +33,6 @@ POOLS = {"a100": (60.0, 8), "h100": (20.0, 8)}  # base GPUs, GPUs per node
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or shutil.which("promtool") is None, reason=INSTALL_HINT
 )
-
-
-def unix_seconds(ds: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray((ds - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
 
 
 def demand_series(start: pd.Timestamp = START, end: pd.Timestamp = END) -> list[Series]:
