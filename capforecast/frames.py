@@ -25,12 +25,12 @@ Timedelta('0 days 01:00:00')
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from capforecast._quantile_names import parse_quantiles, quantile_column, quantile_columns
 from capforecast.errors import FrameError
 
 __all__ = [
@@ -287,157 +287,7 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     return pd.Timedelta(distinct[0])
 
 
-def find_gaps(df: pd.DataFrame, step: str | pd.Timedelta | None = None) -> pd.DataFrame:
-    """List the missing steps of each series as runs: ``unique_id``, ``start``, ``end``, ``missing_steps``.
-
-    ``start`` and ``end`` are the first and last missing timestamps of a run.
-    """
-    from capforecast._units import parse_duration
-
-    step_td = infer_step(df) if step is None else parse_duration(step, name="step")
-    diffs = df.groupby("unique_id", sort=False)["ds"].diff()
-    hole = diffs > step_td
-    prev = df["ds"] - diffs
-    out = pd.DataFrame(
-        {
-            "unique_id": df.loc[hole, "unique_id"].to_numpy(),
-            "start": (prev[hole] + step_td).to_numpy(),
-            "end": (df.loc[hole, "ds"] - step_td).to_numpy(),
-            "missing_steps": ((diffs[hole] / step_td).round().astype("int64") - 1).to_numpy(),
-        }
-    )
-    return out.reset_index(drop=True)
-
-
-def regularize(
-    df: pd.DataFrame, step: str | pd.Timedelta | None = None, *, gaps: str = "nan"
-) -> pd.DataFrame:
-    """Return ``df`` with every step of every series present.
-
-    Parameters
-    ----------
-    df : series frame (validated here).
-    step : the step (``'5m'``, ``'1h'``); inferred when omitted.
-    gaps : ``'nan'`` (default) inserts missing steps as rows whose values are NaN and logs a warning that
-        lists them; ``'raise'`` raises :class:`FrameError` instead. Values are never invented.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> ds = pd.to_datetime(["2026-01-01 00:00", "2026-01-01 02:00"], utc=True)
-    >>> regularize(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1.0, 3.0]}), "1h")["y"].tolist()
-    [1.0, nan, 3.0]
-    """
-    if gaps not in ("nan", "raise"):
-        raise FrameError(f"regularize: gaps must be 'nan' or 'raise', got {gaps!r}")
-    validate(df)
-    from capforecast._units import parse_duration
-
-    step_td = infer_step(df) if step is None else parse_duration(step, name="step")
-    if step_td <= pd.Timedelta(0):
-        raise FrameError("regularize: step must be positive, e.g. '5m' or '1h'")
-    found = find_gaps(df, step_td)
-    off_grid = (df.groupby("unique_id", sort=False)["ds"].diff().dropna() % step_td) != pd.Timedelta(0)
-    if off_grid.any():
-        raise FrameError(
-            f"regularize: timestamps are not multiples of step {step_td} apart; resample to that step first"
-        )
-    if found.empty:
-        return df
-    if gaps == "raise":
-        raise FrameError(f"series frame has {int(found['missing_steps'].sum())} missing steps: {_describe_gaps(found)}"
-                         "; fill them upstream or call regularize(df, gaps='nan') to mark them NaN")
-    logger.warning(
-        "series frame: %d missing step(s) marked NaN (no values invented): %s",
-        int(found["missing_steps"].sum()),
-        _describe_gaps(found),
-    )
-    return _fill_grid(df, step_td)
-
-
-def _fill_grid(df: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
-    """Every step from each series' first to its last time; rows that were missing get NaN (one vectorised pass
-    over the rows, no loop over series). ``df`` is a validated frame: sorted, each series on its step grid."""
-    codes, uniques = pd.factorize(df["unique_id"], sort=False)
-    ns, step_ns = _ns(df["ds"]), step.value
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:] - 1, len(df) - 1]
-    first = ns[starts]
-    n = (ns[ends] - first) // step_ns + 1
-    offsets = np.r_[0, np.cumsum(n)[:-1]]
-    total = int(n.sum())
-    where = np.full(total, -1, dtype=np.int64)  # the input row of each output row, -1 for a missing step
-    where[offsets[codes] + (ns - first[codes]) // step_ns] = np.arange(len(df))
-    grid = np.repeat(first, n) + (np.arange(total) - np.repeat(offsets, n)) * step_ns
-    out = {}
-    for col in df.columns:
-        if col == "unique_id":
-            out[col] = pd.Series(np.repeat(np.asarray(uniques, dtype=object), n)).astype(df[col].dtype)
-        elif col == "ds":
-            times = pd.DatetimeIndex(grid.astype("datetime64[ns]")).tz_localize("UTC")
-            out[col] = pd.Series(times).astype(df[col].dtype)
-        else:
-            out[col] = pd.Series(pd.api.extensions.take(df[col].array, where, allow_fill=True), name=col)
-    return pd.DataFrame(out)[list(df.columns)]
-
-
-def _describe_gaps(found: pd.DataFrame) -> str:
-    text = "; ".join(
-        f"{r.unique_id} {r.start:%Y-%m-%d %H:%M}..{r.end:%Y-%m-%d %H:%M} ({r.missing_steps})"
-        for r in found.head(_MAX_SHOWN).itertuples()
-    )
-    return text + (f" (and {len(found) - _MAX_SHOWN} more runs)" if len(found) > _MAX_SHOWN else "")
-
-
 # --------------------------------------------------------------------------------------------- forecasts
-
-
-def quantile_column(q: float) -> str:
-    """Name of the forecast column for quantile ``q``: 0.9 -> ``'p90'``, 0.995 -> ``'p99.5'``."""
-    if isinstance(q, bool) or not isinstance(q, (int, float, np.floating)) or not 0.0 < float(q) < 1.0:
-        raise FrameError(f"quantile {q!r} is not strictly between 0 and 1; write e.g. 0.5, 0.9 or 0.995")
-    pct = round(float(q) * 100, 6)
-    return f"p{int(pct)}" if pct == int(pct) else f"p{pct:g}"
-
-
-def parse_quantiles(value: str | float | Iterable[float]) -> list[float]:
-    """Parse ``'0.5,0.9'`` (or numbers) into a sorted list of distinct quantile levels in (0, 1)."""
-    if isinstance(value, str):
-        items: list[object] = [v.strip() for v in value.split(",") if v.strip()]
-    elif isinstance(value, (int, float)):
-        items = [value]
-    else:
-        try:
-            items = list(value)
-        except TypeError:
-            raise FrameError(f"quantiles: expected levels such as 0.5,0.9 or [0.5, 0.9], got {value!r}") from None
-    levels = []
-    for item in items:
-        try:
-            q = float(item)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise FrameError(f"quantiles: cannot read {item!r} as a number; write e.g. 0.5,0.9,0.99") from None
-        if not 0.0 < q < 1.0 or math.isnan(q):
-            raise FrameError(f"quantiles: {q} is not strictly between 0 and 1; write levels like 0.5,0.9,0.99")
-        levels.append(q)
-    if not levels:
-        raise FrameError("quantiles: none given; write e.g. 0.5,0.9")
-    return sorted(set(levels))
-
-
-def quantile_columns(df: pd.DataFrame) -> dict[float, str]:
-    """The quantile columns of a forecast frame, ``{level: column}`` sorted by level."""
-    found = {}
-    for col in df.columns:
-        if isinstance(col, str) and col.startswith("p"):
-            try:
-                q = float(col[1:]) / 100
-            except ValueError:
-                continue
-            if 0 < q < 1 and quantile_column(q) == col:
-                found[q] = col
-    return dict(sorted(found.items()))
-
 
 def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: str = "pandas") -> pd.DataFrame:
     """Check that ``df`` is a forecast frame and return it; raise :class:`FrameError` if not.
@@ -476,3 +326,6 @@ def validate_forecast(df: pd.DataFrame, *, name: str = "forecast frame", fixes: 
         logger.warning("%s: yhat or a quantile is negative in %s; models forecast negative demand only from "
                        "negative history: check its source", name, negative)
     return df
+
+
+from capforecast._gaps import find_gaps, regularize  # noqa: E402 - they validate with this module's checks
