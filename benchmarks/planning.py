@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from capforecast.datasets import load_helios  # noqa: E402
 from capforecast.planning import PoolSpec  # noqa: E402
+from capforecast.planning._forecast_method import params_for  # noqa: E402
 from capforecast.planning.simulate import ForecastMethod, simulate  # noqa: E402
 
 BASELINES = ("static", "reactive", "seasonal_naive_max", "holt_winters", "predict_linear")
@@ -39,8 +40,7 @@ def pools_for(names: list[str], target: float, lead_time: str = "0s") -> list[Po
 
 def method_for(model: str) -> ForecastMethod:
     """capforecast's plan from ``model`` (``seasonal_quantile`` with its 0.1 settings, the last 7 days)."""
-    params = (("season", "daily"), ("n_seasons", 7)) if model == "seasonal_quantile" else ()
-    return ForecastMethod(model=model, model_params=params)
+    return ForecastMethod(model=model, model_params=params_for(model))
 
 
 def run_cells(frame: pd.DataFrame, names: list[str], lead_time: str = "0s", model: str = "auto",

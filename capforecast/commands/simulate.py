@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model whose p25/p50/p90 forecasts drive capforecast's plan (default: auto, each "
                         "pool's champion by backtest, refit daily; a model with update, e.g. gbm or lstm, is "
                         "trained once before the calibration window and then only given new demand; "
-                        "seasonal_quantile is the 0.1 behaviour, the last 7 days' same-hour quantiles)")
+                        "seasonal_quantile is the 0.1 behaviour, the last 7 days' same-hour quantiles, and "
+                        "its estimates are calibrated beside any other model's, the cheaper plan used)")
     parser.add_argument("--out", required=True, help="output folder for plan.csv and scores.csv")
     parser.set_defaults(func=run)
 
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from capforecast.models import MODELS
     from capforecast.planning import load_pools
     from capforecast.planning._decisions import check_days
+    from capforecast.planning._forecast_method import params_for
     from capforecast.planning.baselines import BASELINES
     from capforecast.planning.simulate import ForecastMethod, simulate
 
@@ -84,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     check_days(args.test_days, args.val_days, options=DAYS_FLAGS)  # before any work
     if args.model not in MODELS:
         raise ConfigError(f"--model: unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
-    params = (("season", "daily"), ("n_seasons", 7)) if args.model == "seasonal_quantile" else ()
-    method = ForecastMethod(model=args.model, model_params=params)
+    method = ForecastMethod(model=args.model, model_params=params_for(args.model))
     out = Path(args.out)
     check_not_inputs([out / name for name in OUTPUTS], {"--input": args.input, "--pools": args.pools})
     precheck(out, OUTPUTS)

@@ -11,6 +11,15 @@ import pandas as pd
 from capforecast.planning._decisions import PoolBounds
 from capforecast.planning.baselines import Decision
 
+#: the reference forecaster whose estimates are calibrated beside the champion's: the same hour of the last 7 days
+REFERENCE_MODEL = "seasonal_quantile"
+REFERENCE_PARAMS: tuple[tuple[str, object], ...] = (("season", "daily"), ("n_seasons", 7))
+
+
+def params_for(model: str) -> tuple[tuple[str, object], ...]:
+    """The simulator's settings of ``model``: :data:`REFERENCE_PARAMS` for the reference, else its defaults."""
+    return REFERENCE_PARAMS if model == REFERENCE_MODEL else ()
+
 
 @dataclass(frozen=True)
 class ForecastMethod:
@@ -25,7 +34,12 @@ class ForecastMethod:
 
     **Estimates** at a decision: nightly, ``max(newest observed demand, quantile forecast)`` and the median;
     hourly, ``shape = newest demand + median(t) - median(phase of the newest demand)`` (the newest level
-    moved along the seasonal shape) and ``max(shape, floor_quantile forecast)``.
+    moved along the seasonal shape) and ``max(shape, floor_quantile forecast)``. With ``reference`` (default),
+    the same estimates made from :data:`REFERENCE_MODEL` (the same hour of the last 7 days, refit at every
+    fit time) are candidates too: ``auto`` picks its champion by the accuracy of the median, not of the tail
+    a plan needs, and on Helios its estimates alone planned much dearer (docs/simulation.md). With the
+    reference the calibrated plan never costs more on its calibration window than the reference's would;
+    ``reference=False`` plans from the champion alone.
 
     **Calibration** (:mod:`capforecast.planning.adaptive`): the scores of the estimates of the last
     ``calibration_days`` whose demand was observed by the decision, normalised per lead (buckets of
@@ -54,6 +68,7 @@ class ForecastMethod:
     min_bound: float | None = 0.0
     lead_bucket: int = 6
     nightly_median: bool = False
+    reference: bool = True
     name: str = "capforecast"
 
     def fit_key(self, decision: Decision, mode: str) -> pd.Timestamp:
@@ -63,7 +78,18 @@ class ForecastMethod:
     def forecasts(
         self, frame: pd.DataFrame, fits: Sequence[pd.Timestamp],
     ) -> dict[pd.Timestamp, pd.DataFrame]:
-        """Map each fit time to its forecast up to 2 days on (columns ``low``, ``mid``, ``q``)."""
+        """Map each fit time to its forecast up to 2 days on (columns ``low``, ``mid``, ``q``; with the
+        reference, also ``low_ref``, ``mid_ref``, ``q_ref``)."""
+        out = self._forecasts(self.model, self.model_params, frame, fits)
+        if self.reference and self.model != REFERENCE_MODEL:
+            ref = self._forecasts(REFERENCE_MODEL, REFERENCE_PARAMS, frame, fits)
+            out = {k: v.join(ref[k].add_suffix("_ref"), how="left") for k, v in out.items()}
+        return out
+
+    def _forecasts(
+        self, name: str, params: tuple[tuple[str, object], ...], frame: pd.DataFrame,
+        fits: Sequence[pd.Timestamp],
+    ) -> dict[pd.Timestamp, pd.DataFrame]:
         from capforecast.frames import quantile_column
         from capforecast.models import get_model
 
@@ -75,7 +101,7 @@ class ForecastMethod:
             # through the next day's last step: hourly mode looks up the phase of the newest value a day on
             horizon = int((fit + pd.Timedelta("2D") - step - hist.groupby("unique_id")["ds"].max().min()) / step)
             if model is None or not hasattr(model, "update"):
-                model = get_model(self.model, **dict(self.model_params))
+                model = get_model(name, **dict(params))
                 names = model.get_params()
                 if "horizon" in names and hasattr(model, "update") and int(names["horizon"] or 0) < horizon:
                     model.set_params(horizon=horizon)  # trained once: it must reach the farthest step
@@ -103,7 +129,8 @@ class ForecastMethod:
                 t = forecasts[key].loc[uid]
                 when = pd.DatetimeIndex(t.index).as_unit("ns").asi8
                 order = np.argsort(when)
-                tables[key] = (when[order], t[["low", "mid", "q"]].to_numpy(float)[order])
+                cols = [c for c in ("low", "mid", "q", "low_ref", "mid_ref", "q_ref") if c in t.columns]
+                tables[key] = (when[order], t[cols].to_numpy(float)[order])
             index, values = tables[key]
 
             def at(when: np.ndarray, col: int, index=index, values=values) -> np.ndarray:  # noqa: ANN001
@@ -113,15 +140,17 @@ class ForecastMethod:
 
             last = y[d.observed - 1] if d.observed > 0 else 0.0
             leads.append(d.targets - (d.observed - 1))
-            mid = at(stamps[d.targets], 1)
-            if mode == "nightly":
-                rows = [np.fmax(at(stamps[d.targets], 2), last)]
-                parts.append(np.stack([*rows, mid] if self.nightly_median else rows))
-                continue
-            phase = at(stamps[[d.observed - 1]] + day, 1)[0]
-            shift = mid - phase
-            shape = last + np.where(np.isfinite(shift), shift, 0.0)
-            parts.append(np.stack([shape, np.fmax(shape, at(stamps[d.targets], 0))]))
+            rows = []
+            for low, mid_col, q in ((0, 1, 2), (3, 4, 5))[: values.shape[1] // 3]:  # the champion, the reference
+                mid = at(stamps[d.targets], mid_col)
+                if mode == "nightly":
+                    rows += [np.fmax(at(stamps[d.targets], q), last), *([mid] if self.nightly_median else [])]
+                    continue
+                phase = at(stamps[[d.observed - 1]] + day, mid_col)[0]
+                shift = mid - phase
+                shape = last + np.where(np.isfinite(shift), shift, 0.0)
+                rows += [shape, np.fmax(shape, at(stamps[d.targets], low))]
+            parts.append(np.stack(rows))
         if not parts:
             return np.zeros((1, 0)), np.zeros(0, int)
         est = np.concatenate(parts, axis=1)

@@ -244,12 +244,12 @@ def simulate(
         bases[pool.name] = planned[test_start - val_start:]
         knobs[pool.name] = float(np.mean(used[n_val:]))
         levels[pool.name] = float(level[-1])
-    planned, capped = _plan_window(test_dec, bases, layout, pools, budget)
+    planned_nodes, capped = _plan_window(test_dec, bases, layout, pools, budget)
     plans, scores = [], []
     for pool in pools:
         ds, y, yf, val_start, test_start, stop = layout[pool.name]
         target = 1.0 - pool.service_quantile
-        nodes = planned[pool.name]
+        nodes = planned_nodes[pool.name]
         plans.append(pd.DataFrame({"unique_id": pool.name, "ds": ds[test_start:stop], "method": method.name,
                                    "nodes": nodes.astype(int)}))
         s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,

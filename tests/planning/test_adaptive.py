@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from capforecast.planning import PoolSpec
+from capforecast.planning._forecast_method import REFERENCE_MODEL, REFERENCE_PARAMS
 from capforecast.planning.adaptive import AdaptiveLevel, choose, lead_bound
 from capforecast.planning.simulate import ForecastMethod, decision_schedule, simulate
 
-OLD = ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"), ("n_seasons", 7)))
+OLD = ForecastMethod(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS)
 
 
 def test_the_level_follows_the_aci_update_and_stays_bounded():
@@ -117,3 +118,27 @@ def test_a_model_with_update_is_trained_once_then_only_given_new_demand(monkeypa
     _, scores = simulate(frame, [pool], "nightly", test_days=2, val_days=2, method=method, baselines=())
     assert calls["fit"] == 1 and calls["update"] >= 4  # one fit before calibration, then daily context
     assert scores.set_index("method").loc["capforecast", "cost_ratio"] < 3
+
+
+def test_the_reference_forecast_is_a_candidate_beside_a_champion_that_misses_the_daily_shape():
+    """``naive`` plans a daily cycle from its 23:00 value; the reference (the same hour of the last 7 days) knows
+    the shape, so with it the calibrated plan is cheaper and still meets the target."""
+    rng = np.random.default_rng(11)
+    ds = pd.date_range("2026-03-02", periods=24 * 26, freq="h", tz="UTC")
+    hour = ds.hour.to_numpy()
+    y = 40 + 120 * np.exp(-0.5 * ((hour - 13) / 3.0) ** 2) + rng.normal(0, 4, len(ds))
+    frame = pd.DataFrame({"unique_id": "a100", "ds": ds, "y": np.maximum(y, 0)})
+    pool = PoolSpec(name="a100", gpus_per_node=8, min_nodes=0, max_nodes=1000, lead_time="0s",
+                    scale_in_cooldown="0s", min_window="0s", target_busy=0.05)
+    decisions = decision_schedule(ds, 24 * 19, 24 * 20, "nightly")
+    scored = {}
+    for reference in (False, True):
+        method = ForecastMethod(model="naive", reference=reference)
+        fc = method.forecasts(frame, [d.time for d in decisions])
+        est, _ = method.estimates("a100", frame["y"].to_numpy(), ds, decisions, "nightly", fc)
+        assert est.shape[0] == (2 if reference else 1)  # one nightly estimate per source
+        _, scores = simulate(frame, [pool], "nightly", test_days=5, val_days=5, method=method, baselines=())
+        scored[reference] = scores.set_index("method").loc["capforecast"]
+    assert scored[True]["met"] and scored[True]["cost_ratio"] < 0.9 * scored[False]["cost_ratio"]
+    assert ForecastMethod(model=REFERENCE_MODEL).forecasts(frame, [ds[24 * 19]])[ds[24 * 19]].columns.tolist() \
+        == ["low", "mid", "q"]  # the reference is not added twice

@@ -9,6 +9,7 @@ import pytest
 from capforecast.cli import main
 from capforecast.errors import PlanningError
 from capforecast.planning import PoolSpec
+from capforecast.planning._forecast_method import REFERENCE_MODEL, REFERENCE_PARAMS
 from capforecast.planning.simulate import (
     ForecastMethod,
     decision_schedule,
@@ -21,7 +22,7 @@ needs_helios = pytest.mark.needs_data("helios-earth")
 
 
 #: For tests of the planner's rules rather than of its forecaster: the default (auto) refits every decision.
-FAST = ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"), ("n_seasons", 7)))
+FAST = ForecastMethod(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS)
 
 
 def pool(name: str, target: float = 0.05, **kw) -> PoolSpec:
@@ -128,7 +129,7 @@ def test_capforecast_meets_the_nightly_target_on_helios():
 
     earth = load_helios()
     earth = earth[earth["unique_id"] == "earth"]
-    sq = ForecastMethod(model="seasonal_quantile", model_params=(("season", "daily"), ("n_seasons", 7)))
+    sq = ForecastMethod(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS)
     for target in (0.05, 0.01):  # the benchmark's nightly cells: met, cheaper than seasonal-naive-max
         _, scores = simulate(earth, [pool("earth", target)], "nightly", method=sq)
         s = scores.set_index("method")
