@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from capforecast.evaluation.conformal import conformal_offsets
+from capforecast.models._lstm_train import quantiles_at
+from capforecast.models._windows import SeriesBank
 
-__all__ = ["GRID", "conformal_table", "shrink_weight"]
+__all__ = ["GRID", "calibrate", "conformal_table", "held_out_steps", "shrunk", "shrink_weight"]
 
 #: Weights tried, 0 (the network as trained) to 1 (the anchor).
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -59,3 +61,32 @@ def conformal_table(resid: np.ndarray, levels: list[float], median_index: int) -
             if j != median_index:
                 out[h, j] = float(np.nan_to_num(conformal_offsets(resid[:, lo:hi, j].ravel(), [q])[q]))
     return out
+
+
+def held_out_steps(lengths: list[int], horizon: int, input_steps: int) -> int:
+    """Default ``calibration_steps``: a whole input window after the horizon (every day of a week) when the
+    median series keeps four more input windows to train on, else two horizons."""
+    H, L = int(horizon), int(input_steps)
+    return H + L if float(np.median(lengths)) >= H + 5 * L else 2 * H
+
+
+def shrunk(resid: np.ndarray, weight: float, median_index: int) -> np.ndarray:
+    """Residual quantiles ``(n, H, Q)`` with the median's move from the anchor scaled by ``1 - weight``; every
+    level moves with the median, so the spread is kept."""
+    return resid - weight * resid[..., median_index, None]
+
+
+def calibrate(
+    net: object, bank: SeriesBank, held: list[int], steps: int, levels: list[float], median_index: int,
+    shrink: float | str,
+) -> tuple[float, np.ndarray]:
+    """The shrink weight (``shrink``, or chosen when ``'auto'``) and the conformal table ``(H, Q)`` from the
+    held-out network ``net``: its forecasts from the origins of the series ``held`` whose whole target lies in
+    their last ``steps`` steps."""
+    H = bank.H
+    calib = np.concatenate([bank.starts[i] + np.arange(bank.lengths[i] - steps - 1, bank.lengths[i] - H)
+                            for i in held])
+    b = bank.batch(calib)
+    pred = quantiles_at([net], bank, calib)
+    weight = shrink_weight(b["target"], pred[..., median_index], b["weight"]) if shrink == "auto" else float(shrink)
+    return weight, conformal_table(b["target"][:, :, None] - shrunk(pred, weight, median_index), levels, median_index)

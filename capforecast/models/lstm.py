@@ -28,7 +28,7 @@ from capforecast.errors import ModelError
 from capforecast.evaluation.metrics import season_length
 from capforecast.models import _features as feat
 from capforecast.models._fallback import FallbackMixin
-from capforecast.models._lstm_heldout import conformal_table, shrink_weight
+from capforecast.models._lstm_heldout import calibrate, held_out_steps, shrunk
 from capforecast.models._lstm_train import Job, member_seed, quantiles_at, train_networks
 from capforecast.models._quantiles import select_levels, training_levels
 from capforecast.models._windows import SeriesBank
@@ -205,7 +205,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         bank = self._bank(arrays, self.net_ids_, context=False)
         self.mase_ = dict(zip(self.net_ids_, bank.scales, strict=True))
         H = int(self.horizon)
-        V = self._held_out_steps(bank.lengths) if self.calibration_steps is None else int(self.calibration_steps)
+        V = held_out_steps(bank.lengths, H, self.L_) if self.calibration_steps is None else int(self.calibration_steps)
         held = [i for i, n in enumerate(bank.lengths) if n >= V + 3 * m] if V >= H else []
         origins = bank.origins()
         if not len(origins):
@@ -220,28 +220,14 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         nets, self.history_ = train_networks(self, bank, jobs, steps=steps)
         self.nets_ = nets[: int(self.members)]
         self.shrink_ = 0.0 if self.shrink == "auto" else float(self.shrink)
-        if held:  # origins whose whole target lies in the held-out steps
-            calib = np.concatenate([bank.starts[i] + np.arange(bank.lengths[i] - V - 1, bank.lengths[i] - H)
-                                    for i in held])
-            b = bank.batch(calib)
-            pred = quantiles_at(nets[-1:], bank, calib)
-            if self.shrink == "auto":  # how far the held-out network beat its anchor
-                self.shrink_ = shrink_weight(b["target"], pred[..., self.median_index_], b["weight"])
-            pred = self._shrunk(pred)
-            self.offsets_ = conformal_table(b["target"][:, :, None] - pred, self.levels_, self.median_index_)
+        if held:  # out-of-sample windows: how far to trust the network, and its quantiles' offsets
+            self.shrink_, self.offsets_ = calibrate(nets[-1], bank, held, V, self.levels_, self.median_index_,
+                                                    self.shrink)
         self.train_steps_ = steps
         self.context_ = self._context_arrays(arrays)
 
-    def _held_out_steps(self, lengths: list[int]) -> int:
-        """Default ``calibration_steps``: a whole input window after the horizon (every day of a week) when the
-        median series keeps four more input windows to train on, else two horizons."""
-        H, L = int(self.horizon), self.L_
-        return H + L if float(np.median(lengths)) >= H + 5 * L else 2 * H
-
     def _shrunk(self, resid: np.ndarray) -> np.ndarray:
-        """Residual quantiles ``(n, H, Q)`` with the median's move from the anchor scaled by ``1 - shrink_``;
-        every level moves with the median, so the spread is kept."""
-        return resid - self.shrink_ * resid[..., self.median_index_, None]
+        return shrunk(resid, self.shrink_, self.median_index_)
 
     def _context_arrays(self, arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
         """The newest ``L_`` steps of every network series (what a forecast starts from)."""
