@@ -76,17 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="shared data folder (default: ../shared/data)")
     parser.add_argument("--model", default="seasonal_quantile",
                         help="capforecast's forecaster (default: seasonal_quantile; auto takes minutes)")
+    parser.add_argument("--median", action="store_true", help="also the median as a nightly estimate")
+    parser.add_argument("--only", choices=("summed", "per-pool"), default=None, help="one of the two columns")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     frame = load_helios(args.data)
     vcs = sorted(u for u in frame["unique_id"].unique() if u != "earth")
-    method = ForecastMethod(model=args.model, model_params=params_for(args.model))
+    method = ForecastMethod(model=args.model, model_params=params_for(args.model), nightly_median=args.median)
     print(f"ex-post floor of the aggregate cost_ratio, Helios test week, estimates of {args.model} "
           "(with the reference forecast)")
     print("| cell | per pool: estimates | flat | newest | summed: estimates | flat | newest |")
     print("|---|---|---|---|---|---|---|")
     for mode, target in CELLS:
-        pool, summed = floors(frame, vcs, method, mode, target), floors(frame, ["earth"], method, mode, target)
+        none = dict.fromkeys(("estimates", "flat", "newest"), float("nan"))
+        pool = none if args.only == "summed" else floors(frame, vcs, method, mode, target)
+        summed = none if args.only == "per-pool" else floors(frame, ["earth"], method, mode, target)
         print(f"| {mode}, {100 * target:g} % | " + " | ".join(
             f"{d[k]:.3f}" for d in (pool, summed) for k in ("estimates", "flat", "newest")) + " |", flush=True)
     print(f"\nwall time {time.perf_counter() - started:.1f}s")
