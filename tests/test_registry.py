@@ -100,3 +100,22 @@ def test_auto_selection_is_recorded_in_the_registry_and_printed(tmp_path, capsys
     series = meta["selection"]["series"]
     assert set(series) == {"a100-train", "h100-infer"}
     assert all(entry["choice"] and entry["reason"] for entry in series.values())
+
+
+def test_a_model_shared_by_pools_is_written_once_and_loads_under_each(tmp_path, fitted):
+    model, frame = fitted
+    first = registry.save(model, "pool-a", root=tmp_path, frame=frame)
+    second = registry.save(model, "pool-b", root=tmp_path, frame=frame, same_as=("pool-a", first))
+    a, b = tmp_path / "pool-a" / first / "model", tmp_path / "pool-b" / second / "model"
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files and files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert all((a / f).stat().st_ino == (b / f).stat().st_ino for f in files)  # hard links: one copy on disk
+    meta = registry.load_metadata("pool-b", root=tmp_path)
+    assert meta["name"] == "pool-b" and meta["files"] == registry.load_metadata("pool-a", root=tmp_path)["files"]
+    pd.testing.assert_frame_equal(registry.load("pool-b", root=tmp_path).predict(24, [0.5]), model.predict(24, [0.5]))
+    (a / files[0]).write_bytes(b"changed")  # the checksums still guard each version
+    with pytest.raises(ModelError, match="corrupt"):
+        registry.load("pool-b", root=tmp_path)
+    with pytest.raises(ModelError):  # a source that does not exist is an error, not an empty model
+        registry.save(model, "pool-c", root=tmp_path, same_as=("pool-a", "v0009"))
+    assert registry.versions("pool-c", root=tmp_path) == []

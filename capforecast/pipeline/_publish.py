@@ -60,12 +60,15 @@ def _publish(cfg: Config, models: dict[str, Any], staging: Path, final: Path) ->
     root = cfg.output.registry
     summary = json.loads((staging / "run.json").read_text(encoding="utf-8"))
     _check_targets(cfg, final)
-    versions = {}
+    versions: dict[str, str] = {}
+    first: dict[int, tuple[str, str]] = {}  # the pool and version a shared (global) model was saved under first
     for pool, (model, frame) in models.items():
         champ = summary["champions"][pool]
         scores = {cfg.backtest.metric: champ["score"]} if champ.get("score") is not None else None
         extra = {"why": champ["why"], "run": summary["date"], "fallback": bool(champ.get("fallback"))}
-        versions[pool] = registry.save(model, pool, root, metadata=extra, frame=frame, scores=scores)
+        versions[pool] = registry.save(model, pool, root, metadata=extra, frame=frame, scores=scores,
+                                       same_as=first.get(id(model)))
+        first.setdefault(id(model), (pool, versions[pool]))
     # when the run finished, for the job metrics' last-success time (also after later runs that fail)
     finished = pd.Timestamp.now(tz="UTC").isoformat()
     _write_json(staging / "run.json", {**summary, "registry_versions": versions, "finished_at": finished})
