@@ -131,18 +131,14 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(cols + hashed.tobytes()).hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def _library_versions_cached() -> tuple[tuple[str, str | None], ...]:
-    return tuple(_library_versions_now().items())
-
-
 def _library_versions() -> dict[str, str | None]:
-    """The versions of the libraries a model depends on (read once per process: 7 metadata lookups cost about
-    2 ms, a fleet saves thousands of versions)."""
-    return dict(_library_versions_cached())
+    """The versions of the libraries a model depends on."""
+    return dict(_read_library_versions())
 
 
-def _library_versions_now() -> dict[str, str | None]:
+@functools.lru_cache(maxsize=1)
+def _read_library_versions() -> tuple[tuple[str, str | None], ...]:
+    """Read once per process: 7 metadata lookups cost about 2 ms, and a fleet saves thousands of versions."""
     out: dict[str, str | None] = {"python": platform.python_version()}
     for lib in _LIBRARIES:
         try:
@@ -152,7 +148,7 @@ def _library_versions_now() -> dict[str, str | None]:
     from capforecast import __version__
 
     out["capforecast"] = __version__
-    return out
+    return tuple(out.items())
 
 
 def save(
