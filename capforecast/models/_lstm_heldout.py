@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from capforecast.evaluation.conformal import conformal_offsets
-from capforecast.models._lstm_train import quantiles_at
+from capforecast.models._lstm_train import quantiles_and_fields
 from capforecast.models._windows import SeriesBank
 
 __all__ = ["GRID", "calibrate", "conformal_table", "held_out_steps", "shrunk", "shrink_weight"]
@@ -86,7 +86,6 @@ def calibrate(
     H = bank.H
     calib = np.concatenate([bank.starts[i] + np.arange(bank.lengths[i] - steps - 1, bank.lengths[i] - H)
                             for i in held])
-    b = bank.batch(calib)
-    pred = quantiles_at([net], bank, calib)
+    pred, b = quantiles_and_fields([net], bank, calib, ("target", "weight"))  # one pass, in chunks
     weight = shrink_weight(b["target"], pred[..., median_index], b["weight"]) if shrink == "auto" else float(shrink)
     return weight, conformal_table(b["target"][:, :, None] - shrunk(pred, weight, median_index), levels, median_index)

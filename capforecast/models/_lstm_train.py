@@ -55,14 +55,28 @@ PREDICT_CHUNK = 8192
 
 
 def quantiles_at(nets: list[Any], bank: SeriesBank, origins: np.ndarray) -> np.ndarray:
-    """Median over ``nets`` of the residual quantiles ``(n, H, Q)`` at flat ``origins`` (level units), in chunks
-    of ``PREDICT_CHUNK`` origins (tens of thousands of held-out windows would otherwise be one batch)."""
-    parts = []
+    """Median over ``nets`` of the residual quantiles ``(n, H, Q)`` at flat ``origins`` (level units)."""
+    return quantiles_and_fields(nets, bank, origins)[0]
+
+
+def quantiles_and_fields(
+    nets: list[Any], bank: SeriesBank, origins: np.ndarray, fields: tuple[str, ...] = (),
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`quantiles_at`, and the batch ``fields`` (e.g. ``target``) of the same origins, built in one pass
+    of chunks of ``PREDICT_CHUNK`` origins (tens of thousands of held-out windows would otherwise be one
+    batch)."""
+    parts: list[np.ndarray] = []
+    kept: dict[str, list[np.ndarray]] = {f: [] for f in fields}
     for lo in range(0, len(origins), PREDICT_CHUNK):
-        x = bank.inputs(bank.batch(origins[lo: lo + PREDICT_CHUNK]))
+        b = bank.batch(origins[lo: lo + PREDICT_CHUNK])
+        x = bank.inputs(b)
         parts.append(np.median(np.stack([np.asarray(net(x, training=False), dtype=np.float64) for net in nets]),
                                axis=0))
-    return np.concatenate(parts) if parts else np.zeros((0, bank.H, 0))
+        for f in fields:
+            kept[f].append(b[f])
+    if not parts:
+        return np.zeros((0, bank.H, 0)), {f: np.zeros(0) for f in fields}
+    return np.concatenate(parts), {f: np.concatenate(v) for f, v in kept.items()}
 
 
 def train_networks(model: Any, bank: SeriesBank, jobs: list[Job], *, steps: int) -> tuple[list[Any], dict[str, Any]]:

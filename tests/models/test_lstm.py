@@ -213,3 +213,15 @@ def test_lstm_update_moves_the_forecast_origin(fitted, hard):
     assert np.isfinite(after["yhat"]).all() and not np.allclose(before["yhat"], after["yhat"])
     model.update(frame)
     pd.testing.assert_frame_equal(model.predict(12), before)
+
+
+def test_held_out_windows_forecast_in_chunks_give_the_same_calibration(seasonal, monkeypatch):
+    from capforecast.models import _lstm_train
+
+    frame = seasonal(days=10)
+    whole = get_model("lstm", **TINY, seed=3).fit(frame)
+    monkeypatch.setattr(_lstm_train, "PREDICT_CHUNK", 7)  # many chunks of held-out windows, not one batch
+    chunked = get_model("lstm", **TINY, seed=3).fit(frame)
+    assert whole.offsets_ is not None and whole.shrink_ == chunked.shrink_
+    np.testing.assert_array_equal(whole.offsets_, chunked.offsets_)
+    pd.testing.assert_frame_equal(whole.predict(12), chunked.predict(12))
