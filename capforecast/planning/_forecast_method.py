@@ -81,10 +81,19 @@ class ForecastMethod:
         """Map each fit time to its forecast up to 2 days on (columns ``low``, ``mid``, ``q``; with the
         reference, also ``low_ref``, ``mid_ref``, ``q_ref``)."""
         out = self._forecasts(self.model, self.model_params, frame, fits)
-        if self.reference and self.model != REFERENCE_MODEL:
+        if self.reference and not self._is_reference():
             ref = self._forecasts(REFERENCE_MODEL, REFERENCE_PARAMS, frame, fits)
             out = {k: v.join(ref[k].add_suffix("_ref"), how="left") for k, v in out.items()}
         return out
+
+    def _is_reference(self) -> bool:
+        """Whether the champion is the reference itself (same model and settings): no second forecast then."""
+        from capforecast.models import get_model
+
+        if self.model != REFERENCE_MODEL:
+            return False
+        settings = get_model(self.model, **dict(self.model_params)).get_params()
+        return settings == get_model(REFERENCE_MODEL, **dict(REFERENCE_PARAMS)).get_params()
 
     def _forecasts(
         self, name: str, params: tuple[tuple[str, object], ...], frame: pd.DataFrame,

@@ -140,5 +140,9 @@ def test_the_reference_forecast_is_a_candidate_beside_a_champion_that_misses_the
         _, scores = simulate(frame, [pool], "nightly", test_days=5, val_days=5, method=method, baselines=())
         scored[reference] = scores.set_index("method").loc["capforecast"]
     assert scored[True]["met"] and scored[True]["cost_ratio"] < 0.9 * scored[False]["cost_ratio"]
-    assert ForecastMethod(model=REFERENCE_MODEL).forecasts(frame, [ds[24 * 19]])[ds[24 * 19]].columns.tolist() \
-        == ["low", "mid", "q"]  # the reference is not added twice
+    def columns(**kw: object) -> list[str]:
+        return ForecastMethod(**kw).forecasts(frame, [ds[24 * 19]])[ds[24 * 19]].columns.tolist()
+
+    assert columns(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS) == ["low", "mid", "q"]  # not twice
+    # the same model with other settings (its defaults: the same hour of the last 4 weeks) is not the reference
+    assert columns(model=REFERENCE_MODEL) == ["low", "mid", "q", "low_ref", "mid_ref", "q_ref"]
