@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay the last days of demand: capforecast's plan vs static, reactive, seasonal-naive, oracle",
         description="Walk forward over the last --test-days of each series exactly as ../shared/BENCHMARKS.md "
         "defines it: at each decision time use only demand observed by then, forecast, calibrate the headroom "
-        "that meets the pool's target_busy on the last 7 days of forecasts whose demand has been seen (at first "
-        "the --val-days before the test window), and plan with the pool's rules; the baselines' knobs are chosen "
+        "for the pool's target_busy on up to the last 14 days of forecasts whose demand has been seen (starting "
+        "with the --val-days before the test window; the level adapts after every observed miss), and plan with "
+        "the pool's rules; the baselines' knobs are chosen "
         "on the --val-days. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' commits the hour starting "
         "at t + 1h at each hour t. Nothing is applied to any cluster.",
     )
