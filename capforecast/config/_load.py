@@ -115,11 +115,11 @@ def _compute(section: Any, label: str) -> Any:
 def _allowed(parent: tuple[Any, ...]) -> list[str]:
     """The keys valid at ``parent`` (for the fix of an unknown key)."""
     from capforecast._schema import field_names
-    from capforecast.config import _model
+    from capforecast.config import _connection, _model
 
     sections: dict[tuple[str, ...], Any] = {
-        (): _model.NightlyFile, ("prometheus",): _model.PrometheusSection, ("prometheus", "basic_auth"):
-        _model.BasicAuth, ("series",): _model.SeriesSection, ("models",): _model.ModelsSection,
+        (): _model.NightlyFile, ("prometheus",): _connection.PrometheusSection, ("prometheus", "basic_auth"):
+        _connection.BasicAuth, ("series",): _model.SeriesSection, ("models",): _model.ModelsSection,
         ("backtest",): _model.BacktestSection, ("forecast",): _model.ForecastSection, ("output",): _model.OutputSection,
         ("budget",): _model.Budget, ("pools",): _model.NightlyPool, ("realised",): _model.RealisedSection,
         ("compute",): _model.ComputeSection,
