@@ -226,9 +226,6 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
         self.train_steps_ = steps
         self.context_ = self._context_arrays(arrays)
 
-    def _shrunk(self, resid: np.ndarray) -> np.ndarray:
-        return shrunk(resid, self.shrink_, self.median_index_)
-
     def _context_arrays(self, arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
         """The newest ``L_`` steps of every network series (what a forecast starts from)."""
         return {u: {k: v[-self.L_:] for k, v in arrays[u].items()} for u in self.net_ids_}
@@ -258,7 +255,7 @@ class LSTMForecaster(FallbackMixin, feat.ScaledInputs, Forecaster):
             bank = self._bank(self.context_, self.net_ids_, context=True)
             origins = bank.starts_a + np.asarray(bank.lengths) - 1
             b = bank.batch(origins)
-            resid = self._shrunk(quantiles_at(self.nets_, bank, origins))
+            resid = shrunk(quantiles_at(self.nets_, bank, origins), self.shrink_, self.median_index_)
             if self.offsets_ is not None:
                 resid = np.sort(resid + self.offsets_[None], axis=-1)
             level = b["level"].astype(np.float64)[:, None, None]
