@@ -10,6 +10,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from capforecast._frame_checks import _MAX_SHOWN, _ns
 from capforecast.errors import FrameError
 
 __all__ = ["find_gaps", "regularize"]
@@ -91,10 +92,8 @@ def regularize(
 def _fill_grid(df: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
     """Every step from each series' first to its last time; rows that were missing get NaN (one vectorised pass
     over the rows, no loop over series). ``df`` is a validated frame: sorted, each series on its step grid."""
-    from capforecast import frames as _frames  # here, not above: frames re-exports this module
-
     codes, uniques = pd.factorize(df["unique_id"], sort=False)
-    ns, step_ns = _frames._ns(df["ds"]), step.value
+    ns, step_ns = _ns(df["ds"]), step.value
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:] - 1, len(df) - 1]
     first = ns[starts]
@@ -117,10 +116,8 @@ def _fill_grid(df: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
 
 
 def _describe_gaps(found: pd.DataFrame) -> str:
-    from capforecast import frames as _frames  # here, not above: frames re-exports this module
-
     text = "; ".join(
         f"{r.unique_id} {r.start:%Y-%m-%d %H:%M}..{r.end:%Y-%m-%d %H:%M} ({r.missing_steps})"
-        for r in found.head(_frames._MAX_SHOWN).itertuples()
+        for r in found.head(_MAX_SHOWN).itertuples()
     )
-    return text + (f" (and {len(found) - _frames._MAX_SHOWN} more runs)" if len(found) > _frames._MAX_SHOWN else "")
+    return text + (f" (and {len(found) - _MAX_SHOWN} more runs)" if len(found) > _MAX_SHOWN else "")
