@@ -34,6 +34,7 @@ import pandas as pd
 from capforecast import frames
 from capforecast.errors import PlanningError
 from capforecast.planning._budget import apply_budget
+from capforecast.planning._reasons import reason_texts
 from capforecast.planning._smoothing import hold_windows
 from capforecast.planning.pools import Budget, PoolSpec
 
@@ -142,29 +143,7 @@ def _plan_pool(
         nodes[late] = ceiling
         rule[late] = "lead_time"
 
-    reasons = []
-    q_txt = f"{col}"
-    hr = f" +{pool.headroom:.0%}" if pool.headroom else ""
-    for i in range(len(ds)):
-        gpus = f"{demand[i]:.1f}" if abs(demand[i]) < 1e6 else f"{demand[i]:.3g}"  # not 300 digits for 1e300
-        base = f"{q_txt} {gpus} GPU{hr} -> {wanted[i]} nodes"
-        r = rule[i]
-        if r == "forecast":
-            text = base
-        elif r == "max":
-            text = (f"CAPPED at max_nodes {pool.max_nodes}: busy target {1 - pool.service_quantile:.0%} cannot be "
-                    f"met here; {base}")
-        elif r == "min":
-            text = f"min_nodes {pool.min_nodes} ({base})"
-        elif r == "min_window":
-            text = f"min_window {_fmt(pool.min_window)}: holding {nodes[i]}, the most of its window; {base}"
-        elif r == "cooldown":
-            src = "current nodes" if held_cur[i] else "recent need"
-            text = f"cooldown {_fmt(pool.scale_in_cooldown)}: holding {nodes[i]} ({src}); {base}"
-        else:
-            text = (f"lead_time {_fmt(pool.lead_time)}: nodes asked now arrive at "
-                    f"{(start + pool.lead_time):%H:%M}, holding {nodes[i]} ({shortfall[i]} short); {base}")
-        reasons.append(text)
+    reasons = reason_texts(pool, col, rule, demand, wanted, nodes, shortfall, held_cur, start)
 
     n = len(ds)
     return {
@@ -182,12 +161,6 @@ def _plan_pool(
         "cut_nodes": np.zeros(n, np.int64),
         "shortfall_nodes": shortfall,
     }
-
-
-def _fmt(td: pd.Timedelta) -> str:
-    from capforecast._units import format_duration
-
-    return format_duration(td)
 
 
 def _fallback(pool: PoolSpec, grid: pd.DatetimeIndex, history: pd.DataFrame | None) -> dict[str, np.ndarray]:
