@@ -44,8 +44,11 @@ class ForecastMethod:
     **Calibration** (:mod:`capforecast.planning.adaptive`): the scores of the estimates of the last
     ``calibration_days`` whose demand was observed by the decision, normalised per lead (buckets of
     ``lead_bucket`` steps), give the bound at the adaptive level (never below ``min_bound``). The miss level
-    starts at ``aim * target_busy`` on the validation window and moves by ``gamma`` after every observed
-    outcome of the plan, within ``[-floor, loosen * aim * target_busy]`` (``None``: no limit), so a pool that
+    starts at the *aim* on the validation window: by default (``aim=None``) the per-step level at which the
+    scored window (the test week) exceeds ``target_busy`` with chance ``risk``
+    (:func:`~capforecast.planning.adaptive.window_level`: 77 % of a 5 % target, 49 % of a 1 % one, hourly over
+    7 days), or ``aim * target_busy`` for a given share. It moves by ``gamma`` after every observed
+    outcome of the plan, within ``[-floor, loosen * aim]`` (``None``: no limit), so a pool that
     misses tightens itself and relaxes back once it holds again. Of the estimates (``nightly_median`` adds
     the median nightly) and score kinds (GPUs or a share), the one whose calibrated plan was cheapest on the
     same window is used. The defaults were chosen on Helios (docs/simulation.md).
@@ -62,7 +65,8 @@ class ForecastMethod:
     floor_quantile: float = 0.25
     calibration_days: float = 14.0
     gamma: float = 0.02
-    aim: float = 0.75
+    aim: float | None = None
+    risk: float = 0.2
     loosen: float | None = 1.0
     floor: float | None = 0.0
     min_bound: float | None = 0.0
@@ -167,18 +171,23 @@ class ForecastMethod:
 
     def calibrated(
         self, estimates: np.ndarray, leads: np.ndarray, y: np.ndarray, ds: pd.DatetimeIndex, start: int,
-        decisions: Sequence[Decision], target_busy: float, pool: PoolBounds,
+        decisions: Sequence[Decision], target_busy: float, pool: PoolBounds, window_steps: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Walk ``decisions`` with the adaptive bound; ``estimates`` and ``leads`` cover steps ``start..``.
+        ``window_steps`` is the length of the scored window (default: 7 days of steps), for the default aim.
 
         Returns the planned demand of every target step, the bound used at each decision (mean over the
         leads, in GPUs or a share of the estimate) and the adaptive level at each decision.
         """
-        from capforecast.planning.adaptive import AdaptiveLevel, choose
+        from capforecast.planning.adaptive import AdaptiveLevel, choose, window_level
 
         window = max(1, int(round(pd.Timedelta(days=self.calibration_days) / (ds[1] - ds[0]))))
         n_buckets = int((max(int(leads.max()), 1) - 1) // self.lead_bucket + 1) if leads.size else 1
-        aim = self.aim * target_busy
+        if self.aim is not None:
+            aim = self.aim * target_busy
+        else:
+            steps = window_steps if window_steps is not None else int(round(pd.Timedelta("7D") / (ds[1] - ds[0])))
+            aim = window_level(target_busy, steps, self.risk)
         aci = AdaptiveLevel(target=aim, gamma=self.gamma, ceiling=1.0 if self.loosen is None else self.loosen * aim,
                             floor=self.floor)
         waiting: list[tuple[int, float]] = []  # planned steps whose outcome is not observed yet

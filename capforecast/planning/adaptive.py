@@ -25,15 +25,53 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KINDS", "AdaptiveLevel", "LeadBound", "lead_bound"]
+__all__ = ["KINDS", "AdaptiveLevel", "LeadBound", "lead_bound", "window_level"]
 
 #: score kinds: additive GPUs (``d - f``) and multiplicative (``d / f - 1``)
 KINDS = ("additive", "multiplicative")
+
+
+def _binomial_sf(k: int, n: int, p: float) -> float:
+    """``P(X > k)`` for ``X ~ Binomial(n, p)``, summed in log space."""
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0 if k < n else 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    head = sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+               for i in range(min(k, n) + 1))
+    return max(0.0, 1.0 - head)
+
+
+def window_level(target: float, steps: int, risk: float = 0.2) -> float:
+    """The per-step miss level at which the busy share of ``steps`` steps exceeds ``target`` with chance ``risk``.
+
+    A busy target is judged over a window (the simulator's test week: 168 hourly steps), and the share allowed
+    is whole steps: ``floor(target * steps)`` of them (1 of 168 for 1 %, 8 for 5 %). A plan that misses each
+    step with probability ``p``, independently, exceeds the target when more steps than that miss, so the level
+    returned solves ``P(Binomial(steps, p) > floor(target * steps)) = risk`` (never above ``target``). With 168
+    steps and ``risk`` 0.2 that is 77 % of a 5 % target and 49 % of a 1 % one: the same chance of a missed
+    week at both targets, where one fixed share of the target would miss a 1 % week twice as often.
+
+    Examples
+    --------
+    >>> round(window_level(0.05, 168) / 0.05, 2), round(window_level(0.01, 168) / 0.01, 2)
+    (0.77, 0.49)
+    """
+    allowed = int(math.floor(target * steps + 1e-9))
+    if steps < 1 or _binomial_sf(allowed, steps, target) <= risk:
+        return float(target)
+    lo, hi = 0.0, float(target)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _binomial_sf(allowed, steps, mid) < risk else (lo, mid)
+    return lo
 
 
 @dataclass

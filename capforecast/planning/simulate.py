@@ -238,8 +238,8 @@ def simulate(
         start = int(decisions[0].targets[0])
         est, leads = method.estimates(pool.name, yf, ds, decisions, mode, forecasts)
         walk = [*val_dec[pool.name], *test_dec[pool.name]]  # the level adapts from the validation window on
-        planned, used, level = method.calibrated(est, leads, y, ds, start, walk,
-                                                 1.0 - pool.service_quantile, _bounds(pool))
+        planned, used, level = method.calibrated(est, leads, y, ds, start, walk, 1.0 - pool.service_quantile,
+                                                 _bounds(pool), window_steps=layout[pool.name][-1] - test_start)
         n_val = len(val_dec[pool.name])
         bases[pool.name] = planned[test_start - val_start:]
         knobs[pool.name] = float(np.mean(used[n_val:]))

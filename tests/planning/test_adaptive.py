@@ -8,7 +8,7 @@ import pytest
 
 from capforecast.planning import PoolSpec
 from capforecast.planning._forecast_method import REFERENCE_MODEL, REFERENCE_PARAMS
-from capforecast.planning.adaptive import AdaptiveLevel, choose, lead_bound
+from capforecast.planning.adaptive import AdaptiveLevel, _binomial_sf, choose, lead_bound, window_level
 from capforecast.planning.simulate import ForecastMethod, decision_schedule, simulate
 
 OLD = ForecastMethod(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS)
@@ -24,6 +24,22 @@ def test_the_level_follows_the_aci_update_and_stays_bounded():
     for _ in range(400):
         aci.observe(False)
     assert aci.alpha > 0.05 and aci.level < 0.95  # a pool that holds its target with room to spare loosens
+
+
+def test_the_aim_gives_every_target_the_same_chance_of_a_missed_week():
+    from math import comb
+
+    def exceed(k: int, n: int, p: float) -> float:  # by hand: 1 - sum of the binomial terms up to k
+        return 1 - sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+    for target, allowed in ((0.05, 8), (0.01, 1)):  # a week of hours allows 8 busy steps at 5 %, 1 at 1 %
+        p = window_level(target, 168, risk=0.2)
+        assert p < target and exceed(allowed, 168, p) == pytest.approx(0.2, abs=1e-9)
+        assert _binomial_sf(allowed, 168, p) == pytest.approx(exceed(allowed, 168, p), abs=1e-12)
+    assert window_level(0.01, 168) / 0.01 < 0.6 < 0.7 < window_level(0.05, 168) / 0.05 < 0.8
+    assert window_level(0.01, 168, risk=0.1) < window_level(0.01, 168, risk=0.2)  # less risk, tighter
+    assert window_level(0.01, 2016) > window_level(0.01, 168)  # a longer window averages more steps
+    assert window_level(0.05, 1) == 0.05  # one step: the target itself
 
 
 def test_each_lead_gets_its_own_spread_and_a_zero_forecast_needs_gpus_not_a_multiplier():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,14 +132,17 @@ def test_capforecast_meets_the_nightly_target_on_helios():
     earth = load_helios()
     earth = earth[earth["unique_id"] == "earth"]
     sq = ForecastMethod(model=REFERENCE_MODEL, model_params=REFERENCE_PARAMS)
-    for target in (0.05, 0.01):  # the benchmark's nightly cells: met, cheaper than seasonal-naive-max
+    for target in (0.05, 0.01):  # the benchmark's nightly cells: met, at about seasonal-naive-max's cost
         _, scores = simulate(earth, [pool("earth", target)], "nightly", method=sq)
         s = scores.set_index("method")
         assert s.loc["capforecast", "met"], target
-        # 5 %: cheaper than seasonal-naive-max; 1 %: the adaptive calibration costs 1.35 vs its 1.33 (measured,
-        # docs/simulation.md), so the guard is "not more than 0.03 above it"
-        slack = 0.0 if target == 0.05 else 0.03
-        assert s.loc["capforecast", "cost_ratio"] < s.loc["seasonal_naive_max", "cost_ratio"] + slack
+        # 5 %: cheaper than seasonal-naive-max. 1 %: the window aim (49 % of the target) plans for about the
+        # largest score of the 14 days: 1.41 against its 1.33 (measured, docs/simulation.md), within 10 %
+        factor = 1.0 if target == 0.05 else 1.10
+        assert s.loc["capforecast", "cost_ratio"] < s.loc["seasonal_naive_max", "cost_ratio"] * factor
+    _, fixed = simulate(earth, [pool("earth", 0.01)], "nightly", method=dataclasses.replace(sq, aim=0.75))
+    fixed = fixed.set_index("method").loc["capforecast"]
+    assert fixed["met"] and fixed["cost_ratio"] < s.loc["capforecast", "cost_ratio"]  # what the margin costs
 
 
 def test_cli_writes_plan_and_scores(tmp_path, capsys):
