@@ -233,13 +233,13 @@ def simulate(
     forecasts = method.forecasts(frame[frame["unique_id"].isin(list(layout))], fits)
     bases, knobs, levels = {}, {}, {}
     for pool in pools:
-        ds, y, yf, val_start, test_start, _ = layout[pool.name]
+        ds, y, yf, val_start, test_start, stop = layout[pool.name]
         decisions = [*warm_dec[pool.name], *val_dec[pool.name], *test_dec[pool.name]]
         start = int(decisions[0].targets[0])
         est, leads = method.estimates(pool.name, yf, ds, decisions, mode, forecasts)
         walk = [*val_dec[pool.name], *test_dec[pool.name]]  # the level adapts from the validation window on
         planned, used, level = method.calibrated(est, leads, y, ds, start, walk, 1.0 - pool.service_quantile,
-                                                 _bounds(pool), window_steps=layout[pool.name][-1] - test_start)
+                                                 _bounds(pool), window_steps=stop - test_start)
         n_val = len(val_dec[pool.name])
         bases[pool.name] = planned[test_start - val_start:]
         knobs[pool.name] = float(np.mean(used[n_val:]))
