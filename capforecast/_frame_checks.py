@@ -152,10 +152,22 @@ def _offset(step: pd.Timedelta) -> str:
 
 
 def _modes(codes: np.ndarray, steps: np.ndarray) -> pd.Series:
-    """The most common step of each series (the smallest on ties): its regular step despite gaps."""
-    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([codes, steps])).groupby(level=[0, 1]).size()
-    best = counts.groupby(level=0).idxmax()
-    return pd.Series([step for _, step in best], index=best.index)
+    """The most common step of each series (the smallest on ties): its regular step despite gaps.
+
+    Indexed by series code, ascending. Plain numpy (runs of equal ``(code, step)`` after one sort): every fit
+    and backtest window validates its frame, so this is on the hot path of ``auto``.
+    """
+    codes, steps = np.asarray(codes), np.asarray(steps)
+    if not codes.size:
+        return pd.Series([], index=pd.Index([], dtype=np.int64), dtype=np.int64)
+    order = np.lexsort((steps, codes))
+    c, s = codes[order], steps[order]
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])])
+    counts = np.diff(np.r_[starts, c.size])
+    rc, rs = c[starts], s[starts]
+    best = np.lexsort((rs, -counts, rc))  # per code: the largest count first, then the smallest step
+    first = best[np.r_[True, rc[best][1:] != rc[best][:-1]]]
+    return pd.Series(rs[first], index=rc[first])
 
 
 def _ns(ds: pd.Series) -> np.ndarray:

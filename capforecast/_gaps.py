@@ -21,24 +21,34 @@ logger = logging.getLogger("capforecast.frames")  # the warnings keep the logger
 def find_gaps(df: pd.DataFrame, step: str | pd.Timedelta | None = None) -> pd.DataFrame:
     """List the missing steps of each series as runs: ``unique_id``, ``start``, ``end``, ``missing_steps``.
 
-    ``start`` and ``end`` are the first and last missing timestamps of a run.
+    ``start`` and ``end`` are the first and last missing timestamps of a run. ``df`` is a series frame: rows
+    grouped by ``unique_id`` and sorted by ``ds`` (:func:`~capforecast.frames.validate` checks that).
     """
     from capforecast import frames as _frames  # here, not above: frames re-exports this module
     from capforecast._units import parse_duration
 
     step_td = _frames.infer_step(df) if step is None else parse_duration(step, name="step")
-    diffs = df.groupby("unique_id", sort=False)["ds"].diff()
-    hole = diffs > step_td
-    prev = df["ds"] - diffs
+    rows, gap_ns = _holes(df, step_td)
+    ds = df["ds"].iloc[rows].reset_index(drop=True)
     out = pd.DataFrame(
         {
-            "unique_id": df.loc[hole, "unique_id"].to_numpy(),
-            "start": (prev[hole] + step_td).to_numpy(),
-            "end": (df.loc[hole, "ds"] - step_td).to_numpy(),
-            "missing_steps": ((diffs[hole] / step_td).round().astype("int64") - 1).to_numpy(),
+            "unique_id": df["unique_id"].iloc[rows].to_numpy(),
+            "start": (ds - pd.to_timedelta(gap_ns, unit="ns") + step_td).to_numpy(),
+            "end": (ds - step_td).to_numpy(),
+            "missing_steps": (np.round(gap_ns / step_td.value).astype("int64") - 1),
         }
     )
     return out.reset_index(drop=True)
+
+
+def _holes(df: pd.DataFrame, step: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that follow a gap longer than ``step`` within their series, and each one's gap in ns
+    (plain numpy: every model fit checks its frame for gaps)."""
+    codes = pd.factorize(df["unique_id"], sort=False)[0]
+    ns = _ns(df["ds"])
+    diffs = np.diff(ns)
+    rows = np.flatnonzero((codes[1:] == codes[:-1]) & (diffs > step.value)) + 1
+    return rows, diffs[rows - 1]
 
 
 def regularize(
@@ -71,8 +81,8 @@ def regularize(
     if step_td <= pd.Timedelta(0):
         raise FrameError("regularize: step must be positive, e.g. '5m' or '1h'")
     found = find_gaps(df, step_td)
-    off_grid = (df.groupby("unique_id", sort=False)["ds"].diff().dropna() % step_td) != pd.Timedelta(0)
-    if off_grid.any():
+    codes, ns = pd.factorize(df["unique_id"], sort=False)[0], _ns(df["ds"])
+    if (((ns[1:] - ns[:-1]) % step_td.value != 0) & (codes[1:] == codes[:-1])).any():
         raise FrameError(
             f"regularize: timestamps are not multiples of step {step_td} apart; resample to that step first"
         )

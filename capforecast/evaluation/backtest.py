@@ -127,8 +127,14 @@ def _run_task(
 ) -> tuple[str, list[pd.DataFrame], float]:
     """Fit on the first window's history; later windows use ``update`` (newer history, no retraining) when
     the model has it, else the fitted model forecasts further ahead (it never sees data after its fit)."""
+    from capforecast.models.base import Forecaster
+
     start = time.perf_counter()
-    fitted = _clone(model).fit(trains[0])
+    fitted = _clone(model)
+    if isinstance(fitted, Forecaster) and type(fitted).fit is Forecaster.fit:  # cut from a checked frame
+        fitted._fit_regular(trains[0], frames.infer_step(trains[0]))
+    else:
+        fitted.fit(trains[0])
     parts = []
     if len(trains) > 1 and hasattr(fitted, "update"):
         for i, train in enumerate(trains):
@@ -188,7 +194,7 @@ def cross_validation(
     Backtest
         Forecasts keyed by ``cutoff`` with the actual ``y``, and score tables per model x series.
     """
-    frame = frames.regularize(frames.validate(df))
+    frame = frames.regularize(df)  # validates it first
     h, n_windows = _positive(h, "h", options), _positive(n_windows, "n_windows", options)
     step_size = h if step_size is None else _positive(step_size, "step_size", options)
     every = n_windows if refit is False else 1 if refit is True else _positive(refit, "refit", options)

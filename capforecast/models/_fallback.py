@@ -68,7 +68,7 @@ class FallbackMixin:
         from capforecast import frames
 
         self._check_fitted()  # type: ignore[attr-defined]
-        frame = frames.regularize(frames.validate(df))
+        frame = frames.regularize(df)  # validates it first
         have = set(frame["unique_id"])
         unknown, absent = sorted(have - set(self.ids_)), sorted(set(self.ids_) - have)
         if unknown:

@@ -110,7 +110,12 @@ class Forecaster:
         Missing steps become NaN (reported by a warning); each model documents how it treats them.
         """
         frame = frames.regularize(df)  # validates the frame, then marks missing steps NaN
-        self.step_ = frames.infer_step(frame)
+        return self._fit_regular(frame, frames.infer_step(frame))
+
+    def _fit_regular(self, frame: pd.DataFrame, step: pd.Timedelta) -> Forecaster:
+        """:meth:`fit` on a frame already validated and regularized, on step ``step``: the backtest's windows,
+        each cut from one checked frame, skip checking every window again."""
+        self.step_ = step
         self.ids_ = [str(u) for u in pd.unique(frame["unique_id"])]
         self.last_ds_ = frame.groupby("unique_id", sort=True)["ds"].max()
         self.first_ds_ = frame.groupby("unique_id", sort=True)["ds"].min()

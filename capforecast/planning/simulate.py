@@ -72,10 +72,10 @@ def simulate_baselines(
     ``val_busy`` and ``met`` (busy <= target on the test window). ``lead_time`` moves the decisions as
     :func:`decision_schedule` describes (0 and, hourly, 1 h are the protocol's).
     """
-    from capforecast.frames import regularize, validate
+    from capforecast.frames import regularize
 
     _check_mode(mode)
-    frame = regularize(validate(frame[["unique_id", "ds", "y"]]))
+    frame = regularize(frame[["unique_id", "ds", "y"]])
     plans, scores = [], []
     objs = [BASELINES[p]() if isinstance(p, str) else p for p in planners]
     for uid, part in frame.groupby("unique_id", sort=True):
@@ -203,11 +203,11 @@ def simulate(
     >>> scores["method"].tolist()[:2], bool(scores["met"].iloc[0])
     (['capforecast', 'static'], True)
     """
-    from capforecast.frames import regularize, validate
+    from capforecast.frames import regularize
 
     _check_mode(mode)
     method = method or ForecastMethod()
-    frame = regularize(validate(frame))[["unique_id", "ds", "y"]]
+    frame = regularize(frame)[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
     budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
     pools = [p for p in pools if p.name in have]

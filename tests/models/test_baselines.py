@@ -80,3 +80,22 @@ def test_bad_season_is_clear():
         SeasonalNaive(season="monthly").fit(make_frame())
     with pytest.raises(ModelError, match="n_seasons"):
         SeasonalQuantile(n_seasons=0).fit(make_frame())
+
+
+def test_seasonal_quantile_with_missing_values_gives_numpys_nan_quantiles_bit_for_bit():
+    from capforecast.models.baselines import _row_quantiles
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        x = rng.integers(0, 300, (int(rng.integers(1, 40)), int(rng.integers(1, 12)))).astype(float) * 0.37
+        x[rng.random(x.shape) < rng.choice([0.0, 0.2, 0.6])] = np.nan
+        x[-1] = np.nan  # a row with nothing observed stays NaN, as numpy's
+        levels = sorted(set(rng.choice([0.01, 0.1, 0.25, 0.5, 0.9, 0.95, 0.999], 3).tolist()))
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+            expected = np.nanquantile(x, levels, axis=1)
+        np.testing.assert_array_equal(_row_quantiles(x, levels), expected)
+    frame = make_frame(ids=("a",), periods=24 * 10)
+    frame.loc[frame.index[::5], "y"] = np.nan  # missing steps make numpy take its slow path
+    fc = SeasonalQuantile(season="daily", n_seasons=7).fit(frame).predict(24, quantiles=[0.25, 0.9])
+    same_hour = frame["y"].to_numpy()[-7 * 24:].reshape(7, 24)  # the last 7 days, a row per day
+    np.testing.assert_array_equal(fc["p90"].to_numpy(), np.nanquantile(same_hour, 0.9, axis=0))
