@@ -28,27 +28,29 @@ def find_gaps(df: pd.DataFrame, step: str | pd.Timedelta | None = None) -> pd.Da
     from capforecast._units import parse_duration
 
     step_td = _frames.infer_step(df) if step is None else parse_duration(step, name="step")
-    rows, gap_ns = _holes(df, step_td)
+    return _gap_table(df, _inner_diffs(df), step_td)
+
+
+def _inner_diffs(df: pd.DataFrame) -> np.ndarray:
+    """Each row's time since the row before it in its series, in ns (0 for a series' first row); plain numpy,
+    as every model fit checks its frame for gaps."""
+    codes, ns = pd.factorize(df["unique_id"], sort=False)[0], _ns(df["ds"])
+    return np.r_[0, np.where(codes[1:] == codes[:-1], np.diff(ns), 0)]
+
+
+def _gap_table(df: pd.DataFrame, inner: np.ndarray, step: pd.Timedelta) -> pd.DataFrame:
+    """:func:`find_gaps`'s table from the rows' :func:`_inner_diffs`."""
+    rows = np.flatnonzero(inner > step.value)
     ds = df["ds"].iloc[rows].reset_index(drop=True)
     out = pd.DataFrame(
         {
             "unique_id": df["unique_id"].iloc[rows].to_numpy(),
-            "start": (ds - pd.to_timedelta(gap_ns, unit="ns") + step_td).to_numpy(),
-            "end": (ds - step_td).to_numpy(),
-            "missing_steps": (np.round(gap_ns / step_td.value).astype("int64") - 1),
+            "start": (ds - pd.to_timedelta(inner[rows], unit="ns") + step).to_numpy(),
+            "end": (ds - step).to_numpy(),
+            "missing_steps": (np.round(inner[rows] / step.value).astype("int64") - 1),
         }
     )
     return out.reset_index(drop=True)
-
-
-def _holes(df: pd.DataFrame, step: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
-    """The rows that follow a gap longer than ``step`` within their series, and each one's gap in ns
-    (plain numpy: every model fit checks its frame for gaps)."""
-    codes = pd.factorize(df["unique_id"], sort=False)[0]
-    ns = _ns(df["ds"])
-    diffs = np.diff(ns)
-    rows = np.flatnonzero((codes[1:] == codes[:-1]) & (diffs > step.value)) + 1
-    return rows, diffs[rows - 1]
 
 
 def regularize(
@@ -80,9 +82,9 @@ def regularize(
     step_td = _frames.infer_step(df) if step is None else parse_duration(step, name="step")
     if step_td <= pd.Timedelta(0):
         raise FrameError("regularize: step must be positive, e.g. '5m' or '1h'")
-    found = find_gaps(df, step_td)
-    codes, ns = pd.factorize(df["unique_id"], sort=False)[0], _ns(df["ds"])
-    if (((ns[1:] - ns[:-1]) % step_td.value != 0) & (codes[1:] == codes[:-1])).any():
+    inner = _inner_diffs(df)
+    found = _gap_table(df, inner, step_td)
+    if (inner % step_td.value != 0).any():
         raise FrameError(
             f"regularize: timestamps are not multiples of step {step_td} apart; resample to that step first"
         )
