@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for the pool's target_busy on up to the last 14 days of forecasts whose demand has been seen (starting "
         "with the --val-days before the test window; the level adapts after every observed miss), and plan with "
         "the pool's rules; the baselines' knobs are chosen "
-        "on the --val-days. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' commits the hour starting "
-        "at t + 1h at each hour t. Nothing is applied to any cluster.",
+        "on the --val-days, and their plans follow the pool's rules (headroom, min_window, scale_in_cooldown, "
+        "budget) as capforecast's does. 'nightly' commits every step of the next 24 h at 00:00; 'hourly' "
+        "commits the hour starting at t + 1h at each hour t. Nothing is applied to any cluster.",
     )
     parser.add_argument("--input", required=True, help="series frame CSV/parquet: unique_id, ds, y (GPUs)")
     add_input_options(parser)

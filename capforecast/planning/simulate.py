@@ -35,6 +35,7 @@ from capforecast.planning._decisions import (
     tune_knob,
 )
 from capforecast.planning._forecast_method import ForecastMethod
+from capforecast.planning._rules import _plan_window, baselines_under_rules
 from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
 from capforecast.planning.scoring import oracle_nodes, score_nodes
 
@@ -113,55 +114,6 @@ def _bounds(pool: Any) -> PoolBounds:
                       price_per_node_hour=pool.price_per_node_hour)
 
 
-def _plan_window(
-    decisions: Mapping[str, Sequence[Decision]],
-    bases: Mapping[str, np.ndarray],
-    layout: Mapping[str, tuple],
-    pools: Sequence[Any],
-    budget: Any = None,
-) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast.
-
-    Returns each pool's nodes and its number of steps whose calibrated need the plan could not hold
-    (above ``max_nodes``, or cut by the budget): there the busy target cannot be met.
-    """
-    from capforecast.frames import quantile_column
-    from capforecast.planning.planner import plan_capacity
-
-    rows: dict[tuple[pd.Timestamp, float], list[pd.DataFrame]] = {}
-    for pool in pools:  # one planner call per decision time and service quantile (a column per level)
-        uid, level = pool.name, pool.service_quantile
-        ds, offset = layout[uid][0], 0
-        for d in decisions[uid]:
-            value = bases[uid][offset: offset + len(d.targets)]
-            offset += len(d.targets)
-            rows.setdefault((d.time, level), []).append(pd.DataFrame({
-                "unique_id": uid, "ds": ds[d.targets], "model": "capforecast", "yhat": value,
-                quantile_column(level): value,
-            }))
-    out: dict[str, list[np.ndarray]] = {p.name: [] for p in pools}
-    short = dict.fromkeys(out, 0)
-    spec = {p.name: p for p in pools}
-    recent: dict[str, pd.Series] = {}  # each pool's need in its last cooldown: the cooldown spans decisions
-    held: dict[str, pd.Series] = {}  # each pool's held nodes: its min_window spans decisions
-    for time, level in sorted(rows):
-        fc = pd.concat(rows[(time, level)], ignore_index=True)
-        names = set(fc["unique_id"])
-        plan = plan_capacity(fc, [p for p in pools if p.name in names], now=time, budget=budget, recent=recent,
-                             held=held)
-        for uid, sub in plan.groupby("unique_id", sort=False):
-            p = spec[str(uid)]
-            out[str(uid)].append(sub["nodes"].to_numpy(float))
-            short[str(uid)] += int((sub["capped"] | (sub["cut_nodes"] > 0)).sum())
-            need = pd.Series(np.clip(sub["wanted_nodes"].to_numpy(), p.min_nodes, p.max_nodes),
-                             index=pd.DatetimeIndex(sub["ds"]))
-            both = pd.concat([recent[p.name], need]) if p.name in recent else need
-            recent[p.name] = both[both.index > both.index.max() - p.scale_in_cooldown]
-            now_held = pd.Series(sub["nodes"].to_numpy(), index=pd.DatetimeIndex(sub["ds"]))
-            held[p.name] = pd.concat([held[p.name], now_held]) if p.name in held else now_held
-    return {uid: np.concatenate(parts) for uid, parts in out.items()}, short
-
-
 def _warm_start(val_start: int, step: pd.Timedelta, days: float) -> int:
     """Where calibration scores start: ``days`` before the validation window, after at least 4 days of history
     (what the models need for a first fit), never after the validation window starts."""
@@ -189,7 +141,9 @@ def simulate(
     :func:`~capforecast.planning.plan_capacity` at each decision time (its rules and the pool's own headroom
     apply; the cooldown carries over from one decision to the next, as in one continuous plan). Returns
     ``(plans, scores)`` like :func:`simulate_baselines`, the rows of method ``"capforecast"`` first; its
-    ``knob`` is the calibrated headroom.
+    ``knob`` is the calibrated headroom. The reference planners' knobs are chosen on the validation window as in
+    :func:`simulate_baselines`, and their test-window plans then follow the same rules and budget
+    (:func:`~capforecast.planning._rules.baselines_under_rules`): without rules they are that function's.
 
     Examples
     --------
@@ -245,6 +199,14 @@ def simulate(
         knobs[pool.name] = float(np.mean(used[n_val:]))
         levels[pool.name] = float(level[-1])
     planned_nodes, capped = _plan_window(test_dec, bases, layout, pools, budget)
+    reference = {}
+    for pool in pools:  # knobs chosen on the validation window, as the protocol does
+        reference[pool.name] = simulate_baselines(
+            frame[frame["unique_id"] == pool.name], mode, target_busy=1.0 - pool.service_quantile,
+            test_days=test_days, val_days=val_days, pools=_bounds(pool), planners=baselines,
+            lead_time=pool.lead_time,
+        )
+    reference = baselines_under_rules(reference, test_dec, layout, pools, budget)
     plans, scores = [], []
     for pool in pools:
         ds, y, yf, val_start, test_start, stop = layout[pool.name]
@@ -257,10 +219,7 @@ def simulate(
         scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": knobs[pool.name],
                        "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12),
                        "level": levels[pool.name], "capped_steps": capped[pool.name]})
-        bplans, bscores = simulate_baselines(
-            frame[frame["unique_id"] == pool.name], mode, target_busy=target, test_days=test_days,
-            val_days=val_days, pools=_bounds(pool), planners=baselines, lead_time=pool.lead_time,
-        )
+        bplans, bscores = reference[pool.name]
         plans.append(bplans)
         scores.extend(bscores.to_dict("records"))
     return pd.concat(plans, ignore_index=True), pd.DataFrame(scores)
