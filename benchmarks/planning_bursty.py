@@ -16,7 +16,8 @@ For each series, mode (nightly, hourly) and target (5 %, 1 %) it runs ``simulate
 prints each cell's busy and cost_ratio beside the cheapest baseline that met the target, then the cells met and,
 over the cells where capforecast and a baseline both met, the two mean cost_ratios. ``--rules protocol`` (default)
 pins ``min_window`` and ``scale_in_cooldown`` to 0s as the protocol does; ``--rules defaults`` keeps the pool's
-defaults (4h, 1h), as a pools file that gives only the required fields gets.
+defaults (4h, 1h), as a pools file that gives only the required fields gets; ``simulate`` applies them to
+the baselines' plans too.
 """
 
 from __future__ import annotations
