@@ -1,6 +1,6 @@
 """The pool's rules applied decision by decision in the simulator, to capforecast's plan and the baselines'.
 
-:func:`_plan_window` runs :func:`~capforecast.planning.plan_capacity` at every decision time of the test window,
+:func:`plan_window` runs :func:`~capforecast.planning.plan_capacity` at every decision time of the test window,
 so the pool's ``headroom``, ``min_window``, ``scale_in_cooldown`` and a shared budget act on a simulated plan as
 they act on a real one (the cooldown and the held windows carry from one decision to the next).
 :func:`baselines_under_rules` holds the reference planners to the same rules: a plan that changes every hour
@@ -20,17 +20,18 @@ import pandas as pd
 from capforecast.planning.baselines import Decision
 from capforecast.planning.scoring import score_nodes
 
-__all__ = ["baselines_under_rules", "has_rules"]
+__all__ = ["baselines_under_rules", "has_rules", "plan_window"]
 
 
-def _plan_window(
+def plan_window(
     decisions: Mapping[str, Sequence[Decision]],
     bases: Mapping[str, np.ndarray],
     layout: Mapping[str, tuple],
     pools: Sequence[Any],
     budget: Any = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on the calibrated forecast.
+    """Run :func:`~capforecast.planning.plan_capacity` at every decision time on a planned demand in GPUs
+    (capforecast's calibrated forecast, or a baseline's plan), one array per pool over its decisions' targets.
 
     Returns each pool's nodes and its number of steps whose calibrated need the plan could not hold
     (above ``max_nodes``, or cut by the budget): there the busy target cannot be met.
@@ -100,7 +101,7 @@ def baselines_under_rules(
         for p in ruled:
             plans = reference[p.name][0]
             bases[p.name] = plans.loc[plans["method"] == m, "nodes"].to_numpy(float) * p.gpus_per_node
-        planned, _ = _plan_window({p.name: decisions[p.name] for p in ruled}, bases, layout, ruled, budget)
+        planned, _ = plan_window({p.name: decisions[p.name] for p in ruled}, bases, layout, ruled, budget)
         nodes.update({(uid, m): n for uid, n in planned.items()})
     for p in ruled:
         plans, scores = reference[p.name]

@@ -35,7 +35,7 @@ from capforecast.planning._decisions import (
     tune_knob,
 )
 from capforecast.planning._forecast_method import ForecastMethod
-from capforecast.planning._rules import _plan_window, baselines_under_rules
+from capforecast.planning._rules import baselines_under_rules, plan_window
 from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
 from capforecast.planning.scoring import oracle_nodes, score_nodes
 
@@ -198,7 +198,7 @@ def simulate(
         bases[pool.name] = planned[test_start - val_start:]
         knobs[pool.name] = float(np.mean(used[n_val:]))
         levels[pool.name] = float(level[-1])
-    planned_nodes, capped = _plan_window(test_dec, bases, layout, pools, budget)
+    planned_nodes, capped = plan_window(test_dec, bases, layout, pools, budget)
     reference = {}
     for pool in pools:  # knobs chosen on the validation window, as the protocol does
         reference[pool.name] = simulate_baselines(
