@@ -1,8 +1,9 @@
 """The walk-forward building blocks of :mod:`capforecast.planning.simulate`: decisions, windows, pool bounds.
 
 :func:`decision_schedule` lists the decisions of a mode, :func:`split_windows` places the validation and test
-windows, :class:`PoolBounds` turns demand into nodes; :mod:`capforecast.planning.simulate` re-exports them all
-and describes the protocol.
+windows, :class:`PoolBounds` turns demand into nodes, :func:`score_window` scores a plan on the scored window
+and says whether it met its target; :mod:`capforecast.planning.simulate` re-exports them all and describes
+the protocol.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from capforecast.errors import PlanningError, spell
 from capforecast.planning.baselines import Decision
+from capforecast.planning.scoring import score_nodes
 
 MODES = ("nightly", "hourly")
 
@@ -167,3 +169,13 @@ def tune_knob(busy_by_knob: np.ndarray, target_busy: float) -> tuple[int, bool]:
 def _busy(demand: np.ndarray, nodes: np.ndarray, gpus_per_node: int) -> np.ndarray:
     seen = np.isfinite(demand)
     return np.mean(demand[seen] > nodes[..., seen] * gpus_per_node + 1e-9, axis=-1)
+
+
+def score_window(
+    demand: np.ndarray, nodes: np.ndarray, pool: PoolBounds, target_busy: float, step: pd.Timedelta,
+) -> tuple[dict[str, float], bool]:
+    """The scores of a plan's ``nodes`` on the scored window's ``demand`` (``pool``: anything with
+    ``gpus_per_node`` and ``price_per_node_hour``), and whether it met ``target_busy``."""
+    s = score_nodes(demand, nodes, gpus_per_node=pool.gpus_per_node, price_per_node_hour=pool.price_per_node_hour,
+                    step=step)
+    return s, bool(s["busy"] <= target_busy + 1e-12)

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capforecast.planning._decisions import score_window
 from capforecast.planning.baselines import Decision
-from capforecast.planning.scoring import score_nodes
 
 __all__ = ["baselines_under_rules", "has_rules", "plan_window"]
 
@@ -111,10 +111,9 @@ def baselines_under_rules(
         for m in methods:
             n = nodes[(p.name, m)]
             plans.loc[plans["method"] == m, "nodes"] = n.astype(int)
-            s = score_nodes(y[test_start:stop], n, gpus_per_node=p.gpus_per_node,
-                            price_per_node_hour=p.price_per_node_hour, step=ds[1] - ds[0])
+            s, met = score_window(y[test_start:stop], n, p, target, ds[1] - ds[0])
             row = scores.index[scores["method"] == m]
-            for key, value in {**s, "met": bool(s["busy"] <= target + 1e-12)}.items():
+            for key, value in {**s, "met": met}.items():
                 scores.loc[row, key] = value
         out[p.name] = (plans, scores)
     return out

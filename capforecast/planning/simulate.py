@@ -31,13 +31,14 @@ from capforecast.planning._decisions import (
     _check_mode,
     causal_fill,
     decision_schedule,
+    score_window,
     split_windows,
     tune_knob,
 )
 from capforecast.planning._forecast_method import ForecastMethod
 from capforecast.planning._rules import baselines_under_rules, plan_window
 from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
-from capforecast.planning.scoring import oracle_nodes, score_nodes
+from capforecast.planning.scoring import oracle_nodes
 
 __all__ = [
     "MODES",
@@ -101,10 +102,8 @@ def simulate_baselines(
         for name, nodes, knob, vb in results:
             plans.append(pd.DataFrame({"unique_id": str(uid), "ds": ds[test_start:stop], "method": name,
                                        "nodes": nodes.astype(int)}))
-            s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
-                            price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
-            scores.append({"unique_id": str(uid), "method": name, **s, "knob": knob, "val_busy": vb,
-                           "met": bool(s["busy"] <= target_busy + 1e-12)})
+            s, met = score_window(y[test_start:stop], nodes, pool, target_busy, ds[1] - ds[0])
+            scores.append({"unique_id": str(uid), "method": name, **s, "knob": knob, "val_busy": vb, "met": met})
     return pd.concat(plans, ignore_index=True), pd.DataFrame(scores)
 
 
@@ -214,10 +213,9 @@ def simulate(
         nodes = planned_nodes[pool.name]
         plans.append(pd.DataFrame({"unique_id": pool.name, "ds": ds[test_start:stop], "method": method.name,
                                    "nodes": nodes.astype(int)}))
-        s = score_nodes(y[test_start:stop], nodes, gpus_per_node=pool.gpus_per_node,
-                        price_per_node_hour=pool.price_per_node_hour, step=ds[1] - ds[0])
+        s, met = score_window(y[test_start:stop], nodes, pool, target, ds[1] - ds[0])
         scores.append({"unique_id": pool.name, "method": method.name, **s, "knob": knobs[pool.name],
-                       "val_busy": math.nan, "met": bool(s["busy"] <= target + 1e-12),
+                       "val_busy": math.nan, "met": met,
                        "level": levels[pool.name], "capped_steps": capped[pool.name]})
         bplans, bscores = reference[pool.name]
         plans.append(bplans)
