@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["count_windows", "hold_windows", "window_ids"]
 
-_EPOCH = pd.Timestamp(0, tz="UTC")
+_DAY_NS = pd.Timedelta(days=1).value
 
 
 def window_ids(ds: pd.DatetimeIndex, min_window: pd.Timedelta) -> np.ndarray:
@@ -33,11 +33,9 @@ def window_ids(ds: pd.DatetimeIndex, min_window: pd.Timedelta) -> np.ndarray:
     >>> (ids == ids[0]).tolist()
     [True, False, False, False]
     """
-    ds = pd.DatetimeIndex(ds)
-    ds = ds.tz_localize("UTC") if ds.tz is None else ds.tz_convert("UTC")
-    day = ds.floor("D")
-    slot = np.asarray((ds - day) // pd.Timedelta(min_window), dtype=np.int64)
-    days = np.asarray((day - _EPOCH) // pd.Timedelta(days=1), dtype=np.int64)  # whatever unit ds is held in
+    ns = pd.DatetimeIndex(ds).as_unit("ns").asi8  # UTC nanoseconds (a naive time is read as UTC)
+    days = ns // _DAY_NS
+    slot = (ns - days * _DAY_NS) // pd.Timedelta(min_window).value
     return days * 100_000 + slot
 
 
@@ -63,7 +61,10 @@ def hold_windows(
     if not len(raw) or pd.Timedelta(min_window) <= step:
         return raw.copy()
     ids = window_ids(ds, min_window)
-    out = pd.Series(raw).groupby(ids).transform("max").to_numpy(dtype=np.int64).copy()
+    windows, which = np.unique(ids, return_inverse=True)
+    most = np.full(len(windows), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(most, which, raw)
+    out = most[which]
     if held is not None and len(held):
         hds = pd.DatetimeIndex(held.index)
         hds = hds.tz_localize("UTC") if hds.tz is None else hds

@@ -247,7 +247,7 @@ def plan_capacity(
             f"the forecast has negative quantiles in {negative}; GPU demand cannot be negative: forecast from "
             "non-negative history (models never go below 0 then) or set those values to 0"
         )
-    fc = fc.sort_values(["unique_id", "ds"])
+    fc = fc.sort_values("ds", kind="stable")  # each pool's rows in time order (pools are looked up by name)
     t_now = parse_time(now, name="now") if now is not None else None
     if t_now is not None:
         fc = fc[fc["ds"] >= t_now]
@@ -288,5 +288,5 @@ def plan_capacity(
     if budget is not None:
         plan = apply_budget(plan, pools, budget)
     order = {p.name: i for i, p in enumerate(pools)}
-    plan = plan.sort_values(["unique_id", "ds"], key=lambda s: s.map(order) if s.name == "unique_id" else s)
+    plan = plan.iloc[np.lexsort((plan["ds"].to_numpy(), plan["unique_id"].map(order).to_numpy()))]
     return plan[list(PLAN_COLUMNS) + list(_EXTRA)].reset_index(drop=True)

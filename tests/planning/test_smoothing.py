@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capforecast.planning import PoolSpec, plan_capacity
-from capforecast.planning._smoothing import count_windows, hold_windows
+from capforecast.planning._smoothing import count_windows, hold_windows, window_ids
 from capforecast.planning.simulate import ForecastMethod, simulate
 
 T0 = pd.Timestamp("2026-05-01", tz="UTC")
@@ -45,6 +45,18 @@ def test_windows_never_lower_the_plan_and_only_change_at_window_boundaries(nodes
     assert ((changes - changes.floor("D")) % pd.Timedelta(window) == pd.Timedelta(0)).all()
     assert (hold_windows(raw, ds, pd.Timedelta(window)) == out).all()  # deterministic
     assert (hold_windows(raw, ds, pd.Timedelta("1h")) == raw).all()  # one step or less: the plan as it is
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(-20_000, 40_000), st.sampled_from(["UTC", "Europe/Berlin", "America/Los_Angeles", None]),
+       st.sampled_from(["s", "ms", "ns"]), st.sampled_from(["30min", "4h", "24h"]))
+def test_window_ids_are_the_utc_clock_windows_whatever_the_zone_and_unit(hour, tz, unit, window):
+    utc = pd.date_range(T0 + pd.Timedelta(hours=hour, minutes=7), periods=30, freq="53min")
+    ds = (utc.tz_convert(None) if tz is None else utc.tz_convert(tz)).as_unit(unit)
+    ids = window_ids(ds, pd.Timedelta(window))
+    start = utc.floor("D") + ((utc - utc.floor("D")) // pd.Timedelta(window)) * pd.Timedelta(window)
+    assert ((ids[1:] == ids[:-1]) == (start[1:] == start[:-1])).all()  # same id exactly when same clock window
+    assert (np.diff(ids) >= 0).all()
 
 
 def test_plan_keeps_its_busy_target_with_a_handful_of_windows_a_day():
