@@ -122,3 +122,23 @@ def test_the_readme_example_runs(tmp_path):
                                                                              "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr
     assert "a100-train" in done.stdout and (tmp_path / "forecast.png").stat().st_size > 10_000
+
+
+def _modules() -> list[str]:
+    import pkgutil
+
+    names = [m.name for m in pkgutil.walk_packages(cf.__path__, "capforecast.")]
+    return sorted(n for n in ["capforecast", *names] if "lstm" not in n)  # the LSTM's example: the slow test above
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_example_in_the_modules_docstrings_runs(module):
+    """Examples of functions and private modules too, not only the public classes': a wrong example is a bug."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(mod, module, globs=dict(vars(mod))):
+        if test.filename == getattr(mod, "__file__", None):  # only what this module defines, each example once
+            runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

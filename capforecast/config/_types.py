@@ -163,10 +163,11 @@ class Config:
 
     Examples
     --------
+    >>> from capforecast.config import parse_config
     >>> cfg = parse_config({
     ...     "prometheus": {"url": "http://prometheus:9090"},
     ...     "series": {"step": "1h", "history": "30d", "query": "sum by (pool) (gpu_demand)"},
-    ...     "pools": [{"name": "a100", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10}],
+    ...     "pools": [{"name": "a100", "gpus_per_node": 8, "min_nodes": 0, "max_nodes": 10, "lead_time": "10m"}],
     ...     "output": {"dir": "/tmp/capforecast"},
     ... }, environ={})
     >>> cfg.pools[0].name, cfg.series.step

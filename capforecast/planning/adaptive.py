@@ -20,7 +20,7 @@ Examples
 >>> aci.observe(True); round(aci.alpha, 4)
 0.0405
 >>> aci.observe(False); round(aci.alpha, 4)
-0.0410
+0.041
 """
 
 from __future__ import annotations
