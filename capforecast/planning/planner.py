@@ -288,5 +288,5 @@ def plan_capacity(
     if budget is not None:
         plan = apply_budget(plan, pools, budget)
     order = {p.name: i for i, p in enumerate(pools)}
-    plan = plan.iloc[np.lexsort((plan["ds"].to_numpy(), plan["unique_id"].map(order).to_numpy()))]
+    plan = plan.iloc[np.lexsort((pd.DatetimeIndex(plan["ds"]).asi8, plan["unique_id"].map(order).to_numpy()))]
     return plan[list(PLAN_COLUMNS) + list(_EXTRA)].reset_index(drop=True)
