@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -187,11 +188,29 @@ def precheck(out: str | os.PathLike[str], names: Iterable[str], folders: Collect
     root = Path(out)
     if os.path.lexists(root) and not root.is_dir():
         raise OutputError(f"{root} is a file, where capforecast writes a folder; {_FIX}")
+    _check_writable(root)
     for name in names:
         if name in folders:
             check_folder(root / name)
         else:
             check_file(root / name)
+
+
+def _check_writable(root: Path) -> None:
+    """Refuse a folder that cannot be made or written (a file on its path, no permission, a read-only or virtual
+    file system) before any work: a probe folder is made and removed in the nearest folder that exists."""
+    base = root
+    while not os.path.lexists(base) and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise OutputError(f"{root}: Not a directory; a part of the path is a file, not a folder ({base}): choose "
+                          "another path or move that file")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".capforecast-probe-", dir=base))
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise OutputError(f"{root}: capforecast cannot write in {base} ({why}); choose a folder you may write to "
+                          "(--out)") from None
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -306,3 +306,16 @@ def test_a_horizon_past_the_last_timestamp_is_one_line(inputs, tmp_path, capsys)
     line = error_line(capsys)
     assert "too far ahead" in line and "at most" in line
     assert not (tmp_path / "fc.csv").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux procfs (no folder can be made there)")
+def test_a_place_no_folder_can_be_made_is_refused_with_the_fix_before_any_work(inputs, capsys):
+    """procfs refuses a new folder even to root (ENOENT). A test window longer than the series would fail the
+    simulation itself: the output's refusal comes first (before, simulate ran, then failed without a fix)."""
+    for argv in (["simulate", "--input", str(inputs["series"]), "--pools", str(inputs["pools"]), "--test-days", "400",
+                  "--val-days", "2", "--model", "naive", "--out", "/proc/capforecast-test/out"],
+                 ["forecast", "--input", str(inputs["series"]), "--model", "naive", "--horizon", "4",
+                  "--out", "/proc/capforecast-test/fc.csv"]):
+        assert main(argv) == 1
+        line = error_line(capsys)
+        assert "/proc/capforecast-test" in line and "choose a folder you may write to" in line, line
