@@ -9,6 +9,7 @@ the protocol.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -137,7 +138,8 @@ def check_days(test_days: float, val_days: float, *, options: Mapping[str, str] 
     """
     for name, value in (("test_days", test_days), ("val_days", val_days)):
         try:
-            ok = float(value) > 0 and pd.Timedelta(days=float(value)) is not pd.NaT
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) > 0
+                  and pd.Timedelta(days=float(value)) is not pd.NaT)
         except (TypeError, ValueError, OverflowError):  # pandas' OutOfBoundsTimedelta is a ValueError
             ok = False
         if not ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,6 +75,31 @@ class ForecastMethod:
     nightly_median: bool = False
     reference: bool = True
     name: str = "capforecast"
+
+    def __post_init__(self) -> None:
+        from capforecast.errors import PlanningError
+
+        def real(x: object) -> bool:
+            number = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            return number and math.isfinite(float(x))  # type: ignore[arg-type]
+
+        checks = (
+            ("quantile", real(self.quantile) and 0 < self.quantile < 1, "a level between 0 and 1, e.g. 0.9"),
+            ("floor_quantile", real(self.floor_quantile) and 0 < self.floor_quantile < 1,
+             "a level between 0 and 1, e.g. 0.25"),
+            ("calibration_days", real(self.calibration_days) and self.calibration_days > 0, "days, e.g. 14"),
+            ("gamma", real(self.gamma) and self.gamma >= 0, "a step of 0 or more, e.g. 0.02"),
+            ("aim", self.aim is None or (real(self.aim) and self.aim > 0), "None or a share of the target, e.g. 0.75"),
+            ("risk", real(self.risk) and 0 < self.risk < 1, "a chance between 0 and 1, e.g. 0.2"),
+            ("loosen", self.loosen is None or (real(self.loosen) and self.loosen > 0), "None or a factor, e.g. 1.0"),
+            ("floor", self.floor is None or (real(self.floor) and self.floor >= 0), "None or 0 or more, e.g. 0.0"),
+            ("min_bound", self.min_bound is None or real(self.min_bound), "None or a number, e.g. 0.0"),
+            ("lead_bucket", isinstance(self.lead_bucket, (int, np.integer)) and not isinstance(self.lead_bucket, bool)
+             and self.lead_bucket >= 1, "a whole number of steps, e.g. 6"),
+        )
+        for name, ok, want in checks:
+            if not ok:
+                raise PlanningError(f"ForecastMethod: {name}={getattr(self, name)!r} is not valid; give {want}")
 
     def fit_key(self, decision: Decision, mode: str) -> pd.Timestamp:
         """When the model that serves ``decision`` was (re)fit: the decision itself nightly, its day hourly."""

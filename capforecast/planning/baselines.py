@@ -193,7 +193,7 @@ def get_baseline(name: str) -> BaselinePlanner:
     """Return a reference planner by name (one of :data:`BASELINES`)."""
     try:
         return BASELINES[name]()
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: not a name at all (a list, a dict)
         raise PlanningError(
             f"unknown baseline planner {name!r}; choose one of {', '.join(sorted(BASELINES))}"
         ) from None

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capforecast import _reported
 from capforecast.errors import PlanningError
 from capforecast.planning._decisions import (
     MODES,
@@ -37,7 +38,7 @@ from capforecast.planning._decisions import (
 )
 from capforecast.planning._forecast_method import ForecastMethod
 from capforecast.planning._rules import baselines_under_rules, plan_window
-from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision
+from capforecast.planning.baselines import BASELINES, BaselinePlanner, Decision, get_baseline
 from capforecast.planning.scoring import oracle_nodes
 
 __all__ = [
@@ -79,7 +80,7 @@ def simulate_baselines(
     _check_mode(mode)
     frame = regularize(frame[["unique_id", "ds", "y"]])
     plans, scores = [], []
-    objs = [BASELINES[p]() if isinstance(p, str) else p for p in planners]
+    objs = [p if isinstance(p, BaselinePlanner) else get_baseline(p) for p in planners]
     for uid, part in frame.groupby("unique_id", sort=True):
         part = part.sort_values("ds")
         pool = pools.get(str(uid), PoolBounds()) if isinstance(pools, Mapping) else pools
@@ -108,6 +109,23 @@ def simulate_baselines(
 
 
 # ---------------------------------------------------------------------------------------------- capforecast
+def _check_arguments(pools: Any, method: Any, baselines: Any) -> None:
+    """One line naming the fix for arguments of the wrong kind (before any work)."""
+    from capforecast.planning.pools import PoolSpec
+
+    if isinstance(pools, (str, bytes, PoolSpec)) or not all(isinstance(p, PoolSpec) for p in pools):
+        raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path)")
+    if not isinstance(method, ForecastMethod):
+        raise PlanningError(f"method must be a ForecastMethod, got {method!r}; e.g. "
+                            "method=ForecastMethod(model='seasonal_quantile')")
+    if isinstance(baselines, str):
+        raise PlanningError(f"baselines must be a list of planner names, got the string {baselines!r}; e.g. "
+                            "baselines=('static', 'reactive')")
+    for b in baselines:
+        if not isinstance(b, BaselinePlanner):
+            get_baseline(b)  # an unknown name is refused with the list of planners
+
+
 def _bounds(pool: Any) -> PoolBounds:
     return PoolBounds(gpus_per_node=pool.gpus_per_node, min_nodes=pool.min_nodes, max_nodes=pool.max_nodes,
                       price_per_node_hour=pool.price_per_node_hour)
@@ -121,6 +139,7 @@ def _warm_start(val_start: int, step: pd.Timedelta, days: float) -> int:
     return max(val_start - back, min(val_start, int(round(4 * per_day))))
 
 
+@_reported.once()  # a data warning (negative demand) is said once, not again by every fit of the walk
 def simulate(
     frame: pd.DataFrame,
     pools: Sequence[Any],
@@ -160,6 +179,7 @@ def simulate(
 
     _check_mode(mode)
     method = method or ForecastMethod()
+    _check_arguments(pools, method, baselines)
     frame = regularize(frame)[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
     budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
