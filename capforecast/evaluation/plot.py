@@ -40,6 +40,12 @@ def plot_backtest(
     import matplotlib
     from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
+    missing = ([] if not isinstance(forecasts, pd.DataFrame)
+               else [c for c in ("unique_id", "ds", "model", "yhat") if c not in forecasts.columns])
+    if not isinstance(forecasts, pd.DataFrame) or missing:
+        got = f"a frame without {missing}" if missing else type(forecasts).__name__
+        raise ConfigError(f"plot: forecasts must be a forecast frame (cross_validation(...).forecasts or "
+                          f"model.predict(h)), got {got}; pass the series frame as history=")
     backtest = "cutoff" in forecasts.columns
     if not backtest:  # a forecast frame: one window that starts where the history ends
         forecasts = forecasts.assign(cutoff=forecasts.groupby("unique_id")["ds"].transform("min"))

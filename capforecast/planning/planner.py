@@ -257,6 +257,13 @@ def plan_capacity(
         raise PlanningError("pools must be PoolSpec objects; read them with load_pools(path) or parse_pools(data)")
     if state is not None and not isinstance(state, Mapping):
         raise PlanningError(f"state must map pool names to their current nodes, e.g. {{'a100': 6}}; got {state!r}")
+    if budget is not None and not isinstance(budget, Budget):
+        raise PlanningError(f"budget must be a Budget, e.g. Budget(gpus=64), or None; got {budget!r}")
+    for name, given in (("recent", recent), ("held", held)):
+        if given is not None and not (isinstance(given, Mapping)
+                                      and all(isinstance(v, pd.Series) for v in given.values())):
+            raise PlanningError(f"{name} must map pool names to pandas Series indexed by ds (the earlier plans' "
+                                f"steps), e.g. {{'a100': pd.Series([4], index=[ds])}}; got {type(given).__name__}")
     if history is not None:
         frames.validate(history, name="history")
     state = dict(state or {})

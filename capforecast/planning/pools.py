@@ -163,6 +163,27 @@ class Budget:
         min_length=1, description="The pools sharing the cap (default: every pool in the file).")] = None
 
 
+def _budget_init(init: Any) -> Any:
+    """Budget(...) from Python raises one ConfigError naming the key and the fix, as a pools file does."""
+
+    def __init__(self: Budget, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as exc:
+            from capforecast._schema import first_problem, key_path
+
+            problem = first_problem(exc, lambda parent: ["gpus", "pools"])
+            if problem.missing:
+                raise ConfigError(f"Budget: missing key(s) {', '.join(problem.missing)}; e.g. Budget(gpus=64)") \
+                    from None
+            raise ConfigError(f"Budget, key {key_path(problem.loc)!r}: {problem.text}") from None
+
+    return __init__
+
+
+Budget.__init__ = _budget_init(Budget.__init__)  # type: ignore[method-assign]
+
+
 class PoolSet(list[PoolSpec]):
     """A list of :class:`PoolSpec` that also carries the file's optional shared :class:`Budget`.
 
