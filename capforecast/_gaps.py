@@ -25,8 +25,10 @@ def find_gaps(df: pd.DataFrame, step: str | pd.Timedelta | None = None) -> pd.Da
     grouped by ``unique_id`` and sorted by ``ds`` (:func:`~capforecast.frames.validate` checks that).
     """
     from capforecast import frames as _frames  # here, not above: frames re-exports this module
+    from capforecast._frame_checks import _check_columns
     from capforecast._units import parse_duration
 
+    _check_columns(df, ("unique_id", "ds"), "series frame")
     step_td = _frames.infer_step(df) if step is None else parse_duration(step, name="step")
     return _gap_table(df, _inner_diffs(df), step_td)
 

@@ -135,6 +135,7 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     Raises :class:`FrameError` when series have different steps (resample them to one step) or when no series
     has two rows.
     """
+    _check_columns(df, ("unique_id", "ds"), "series frame")
     steps = _series_steps(df).dropna()
     if steps.empty:
         raise FrameError(

@@ -51,3 +51,12 @@ def test_budget_from_python_is_one_config_error_like_a_pools_file(kwargs, fix):
 def test_plot_forecast_of_something_else_than_a_forecast_says_what_to_pass(forecasts, tmp_path):
     one_line_error(lambda: cf.plot_forecast(forecasts, tmp_path / "f.png"), "pass the series frame as history=")
     assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize(("call", "fix"), [
+    (lambda: cf.find_gaps("series.csv"), "series frame: expected a pandas DataFrame, got str"),
+    (lambda: cf.infer_step(FRAME[["ds", "y"]]), "missing column(s) ['unique_id']"),
+    (lambda: cf.make_sample(days=3, pools="a100-train"), "e.g. pools=['a100-train']"),
+])
+def test_frame_helpers_and_the_sample_name_a_wrong_argument(call, fix):
+    one_line_error(call, fix)

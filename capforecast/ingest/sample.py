@@ -53,6 +53,8 @@ def make_telemetry(
     ``tasks_pending``, with scrape gaps left out (absent rows)."""
     if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
         raise ConfigError(f"days must be a whole number >= 1, got {days!r}; e.g. days=60")
+    if isinstance(pools, str) or not pools or not all(isinstance(p, str) and p for p in pools):
+        raise ConfigError(f"pools must be a non-empty list of pool names, got {pools!r}; e.g. pools=['a100-train']")
     rng = np.random.default_rng(seed)
     hours = np.arange(days * 24)
     ts = start + pd.to_timedelta(hours, unit="h")
