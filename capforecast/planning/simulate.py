@@ -166,7 +166,7 @@ def simulate(
     Examples
     --------
     >>> from capforecast.planning import PoolSpec
-    >>> ds = pd.date_range("2020-05-01", periods=24 * 24, freq="h", tz="UTC")
+    >>> ds = pd.date_range("2020-05-01", periods=24 * 12, freq="h", tz="UTC")
     >>> y = 40 + 20 * np.sin(np.arange(len(ds)) * 2 * np.pi / 24)
     >>> frame = pd.DataFrame({"unique_id": "pool-a", "ds": ds, "y": y})
     >>> pool = PoolSpec(name="pool-a", gpus_per_node=8, min_nodes=0, max_nodes=20, lead_time="0s",
