@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -109,21 +109,27 @@ def simulate_baselines(
 
 
 # ---------------------------------------------------------------------------------------------- capforecast
-def _check_arguments(pools: Any, method: Any, baselines: Any) -> None:
-    """One line naming the fix for arguments of the wrong kind (before any work)."""
+def _check_arguments(pools: Any, method: Any, baselines: Any) -> tuple[list[Any], tuple[Any, ...]]:
+    """The pools and baselines as a list and a tuple (a generator is read once); one line naming the fix for
+    arguments of the wrong kind (before any work)."""
     from capforecast.planning.pools import PoolSpec
 
-    if isinstance(pools, (str, bytes, PoolSpec)) or not all(isinstance(p, PoolSpec) for p in pools):
+    if isinstance(pools, (str, bytes, PoolSpec)) or not isinstance(pools, Iterable):
+        raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path)")
+    pools = list(pools)
+    if not all(isinstance(p, PoolSpec) for p in pools):
         raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path)")
     if not isinstance(method, ForecastMethod):
         raise PlanningError(f"method must be a ForecastMethod, got {method!r}; e.g. "
                             "method=ForecastMethod(model='seasonal_quantile')")
-    if isinstance(baselines, str):
-        raise PlanningError(f"baselines must be a list of planner names, got the string {baselines!r}; e.g. "
+    if isinstance(baselines, str) or not isinstance(baselines, Iterable):
+        raise PlanningError(f"baselines must be a list of planner names, got {baselines!r}; e.g. "
                             "baselines=('static', 'reactive')")
+    baselines = tuple(baselines)
     for b in baselines:
         if not isinstance(b, BaselinePlanner):
             get_baseline(b)  # an unknown name is refused with the list of planners
+    return pools, baselines
 
 
 def _bounds(pool: Any) -> PoolBounds:
@@ -179,11 +185,11 @@ def simulate(
 
     _check_mode(mode)
     method = method or ForecastMethod()
-    _check_arguments(pools, method, baselines)
+    budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
+    listed, baselines = _check_arguments(pools, method, baselines)
     frame = regularize(frame)[["unique_id", "ds", "y"]]
     have = set(frame["unique_id"].astype(str))
-    budget = getattr(pools, "budget", None)  # a PoolSet's shared GPU cap applies to capforecast's plan
-    pools = [p for p in pools if p.name in have]
+    pools = [p for p in listed if p.name in have]
     if not pools:
         raise PlanningError(
             f"no pool is named like a series of the input ({', '.join(sorted(have)[:5])}); "

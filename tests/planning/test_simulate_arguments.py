@@ -56,3 +56,11 @@ def test_negative_demand_is_warned_once_per_series_not_by_every_fit_of_the_walk(
         simulate(frame, [POOL], "nightly", test_days=2, val_days=2, method=FAST, baselines=("static",))
     said = [r.getMessage() for r in caplog.records if "negative" in r.getMessage()]
     assert 1 <= len(said) <= 2 and all("a (" in s for s in said), said  # the frame's y, the forecasts' yhat
+
+
+def test_pools_and_baselines_may_be_generators_read_once():
+    _, listed = simulate(FRAME, [POOL], "nightly", test_days=2, val_days=2, method=FAST, baselines=("static",))
+    _, lazy = simulate(FRAME, (p for p in [POOL]), "nightly", test_days=2, val_days=2, method=FAST,
+                       baselines=(b for b in ["static"]))
+    pd.testing.assert_frame_equal(listed, lazy)
+    assert lazy["method"].tolist() == ["capforecast", "static", "oracle"]
