@@ -35,6 +35,8 @@ def test_plan_capacity_still_takes_the_documented_forms():
     plan = cf.plan_capacity(FC, POOLS, budget=cf.Budget(gpus=400), recent={"a100-train": pd.Series([3.0], [ds[0]])},
                             held={"a100-train": pd.Series([3], [ds[0] - pd.Timedelta("1h")])})
     assert len(plan) == len(FC)
+    pd.testing.assert_frame_equal(cf.plan_capacity(FC, (p for p in POOLS)), cf.plan_capacity(FC, POOLS))
+    one_line_error(lambda: cf.plan_capacity(FC, "pools.yaml"), "read a pools file with load_pools(path)")
 
 
 @pytest.mark.parametrize(("kwargs", "fix"), [

@@ -10,6 +10,7 @@ import pandas as pd
 
 from capforecast._io import atomic_path
 from capforecast.errors import ConfigError
+from capforecast.frames import FORECAST_COLUMNS
 
 __all__ = ["plot_backtest"]
 
@@ -41,7 +42,7 @@ def plot_backtest(
     from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
     missing = ([] if not isinstance(forecasts, pd.DataFrame)
-               else [c for c in ("unique_id", "ds", "model", "yhat") if c not in forecasts.columns])
+               else [c for c in FORECAST_COLUMNS if c not in forecasts.columns])
     if not isinstance(forecasts, pd.DataFrame) or missing:
         got = f"a frame without {missing}" if missing else type(forecasts).__name__
         raise ConfigError(f"plot: forecasts must be a forecast frame (cross_validation(...).forecasts or "

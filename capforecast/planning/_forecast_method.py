@@ -80,8 +80,8 @@ class ForecastMethod:
         from capforecast.errors import PlanningError
 
         def real(x: object) -> bool:
-            number = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-            return number and math.isfinite(float(x))  # type: ignore[arg-type]
+            return (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+                    and math.isfinite(x))
 
         checks = (
             ("quantile", real(self.quantile) and 0 < self.quantile < 1, "a level between 0 and 1, e.g. 0.9"),

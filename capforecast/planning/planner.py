@@ -36,7 +36,7 @@ from capforecast.errors import PlanningError
 from capforecast.planning._budget import apply_budget
 from capforecast.planning._reasons import reason_texts
 from capforecast.planning._smoothing import hold_windows
-from capforecast.planning.pools import Budget, PoolSpec
+from capforecast.planning.pools import Budget, PoolSpec, pool_list
 
 __all__ = ["PLAN_COLUMNS", "plan_capacity", "static_nodes"]
 
@@ -230,6 +230,8 @@ def plan_capacity(
     """
     from capforecast._units import parse_time
 
+    budget = budget if budget is not None else getattr(pools, "budget", None)
+    pools = pool_list(pools)
     if not pools:
         raise PlanningError("no pools to plan; list at least one pool under 'pools:' in the pools file")
     fc = frames.validate_forecast(forecast)
@@ -253,8 +255,6 @@ def plan_capacity(
         fc = fc[fc["ds"] >= t_now]
         if fc.empty:
             raise PlanningError(f"every forecast step is before now={t_now}; forecast again from now on")
-    if not all(isinstance(p, PoolSpec) for p in pools):
-        raise PlanningError("pools must be PoolSpec objects; read them with load_pools(path) or parse_pools(data)")
     if state is not None and not isinstance(state, Mapping):
         raise PlanningError(f"state must map pool names to their current nodes, e.g. {{'a100': 6}}; got {state!r}")
     if budget is not None and not isinstance(budget, Budget):
@@ -291,7 +291,6 @@ def plan_capacity(
         log.info("forecast series without a pool (not planned): %s", ", ".join(extra[:10]))
     plan = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
     plan["ds"] = pd.to_datetime(plan["ds"], utc=True)
-    budget = budget if budget is not None else getattr(pools, "budget", None)
     if budget is not None:
         plan = apply_budget(plan, pools, budget)
     order = {p.name: i for i, p in enumerate(pools)}

@@ -25,11 +25,11 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, WithJs
 from pydantic.dataclasses import dataclass
 
 from capforecast._schema import Duration, share, whole
-from capforecast.errors import ConfigError
+from capforecast.errors import ConfigError, PlanningError
 from capforecast.planning import _pool_checks as checks
 from capforecast.planning._pool_checks import EMITTER_NAMES
 
-__all__ = ["EMITTER_NAMES", "Budget", "PoolSet", "PoolSpec", "load_pools", "parse_pools"]
+__all__ = ["EMITTER_NAMES", "Budget", "PoolSet", "PoolSpec", "load_pools", "parse_pools", "pool_list"]
 
 _DEFAULT_TOLERATIONS = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
 _CONFIG = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -131,21 +131,26 @@ class PoolSpec:
         return round(float(q), 6)
 
 
-def _raise_config_error(init: Any) -> Any:
-    """PoolSpec(...) from Python raises ConfigError naming pool and key, as a file does (not pydantic's error)."""
+def _config_errors(init: Any, explain: Any) -> Any:
+    """``__init__`` that raises ``explain(exc, args, kwargs)``, one ConfigError naming the key and the fix as a file
+    does, instead of pydantic's error: PoolSpec(...) and Budget(...) from Python."""
 
-    def __init__(self: PoolSpec, *args: Any, **kwargs: Any) -> None:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
             init(self, *args, **kwargs)
         except ValidationError as exc:
-            from capforecast.planning._pools_file import pool_error
-
-            raise pool_error(exc, kwargs.get("name", args[0] if args else None), ()) from None
+            raise explain(exc, args, kwargs) from None
 
     return __init__
 
 
-PoolSpec.__init__ = _raise_config_error(PoolSpec.__init__)  # type: ignore[method-assign]
+def _pool_error(exc: ValidationError, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigError:
+    from capforecast.planning._pools_file import pool_error
+
+    return pool_error(exc, kwargs.get("name", args[0] if args else None), ())
+
+
+PoolSpec.__init__ = _config_errors(PoolSpec.__init__, _pool_error)  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True, config=_CONFIG)
@@ -163,25 +168,26 @@ class Budget:
         min_length=1, description="The pools sharing the cap (default: every pool in the file).")] = None
 
 
-def _budget_init(init: Any) -> Any:
-    """Budget(...) from Python raises one ConfigError naming the key and the fix, as a pools file does."""
+def _budget_error(exc: ValidationError, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigError:
+    from capforecast._schema import field_names, first_problem, key_path
 
-    def __init__(self: Budget, *args: Any, **kwargs: Any) -> None:
-        try:
-            init(self, *args, **kwargs)
-        except ValidationError as exc:
-            from capforecast._schema import first_problem, key_path
-
-            problem = first_problem(exc, lambda parent: ["gpus", "pools"])
-            if problem.missing:
-                raise ConfigError(f"Budget: missing key(s) {', '.join(problem.missing)}; e.g. Budget(gpus=64)") \
-                    from None
-            raise ConfigError(f"Budget, key {key_path(problem.loc)!r}: {problem.text}") from None
-
-    return __init__
+    problem = first_problem(exc, lambda parent: field_names(Budget))
+    if problem.missing:
+        return ConfigError(f"Budget: missing key(s) {', '.join(problem.missing)}; e.g. Budget(gpus=64)")
+    return ConfigError(f"Budget, key {key_path(problem.loc)!r}: {problem.text}")
 
 
-Budget.__init__ = _budget_init(Budget.__init__)  # type: ignore[method-assign]
+Budget.__init__ = _config_errors(Budget.__init__, _budget_error)  # type: ignore[method-assign]
+
+
+def pool_list(pools: Any) -> list[PoolSpec]:
+    """``pools`` as a list (a generator is read once); :class:`PlanningError` naming the fix if they are not
+    :class:`PoolSpec` objects (a path, one PoolSpec, dicts)."""
+    items = None if isinstance(pools, (str, bytes, PoolSpec)) or not isinstance(pools, Iterable) else list(pools)
+    if items is None or not all(isinstance(p, PoolSpec) for p in items):
+        raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path) or "
+                            "parse_pools(data)")
+    return items
 
 
 class PoolSet(list[PoolSpec]):

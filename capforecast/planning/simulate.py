@@ -112,13 +112,9 @@ def simulate_baselines(
 def _check_arguments(pools: Any, method: Any, baselines: Any) -> tuple[list[Any], tuple[Any, ...]]:
     """The pools and baselines as a list and a tuple (a generator is read once); one line naming the fix for
     arguments of the wrong kind (before any work)."""
-    from capforecast.planning.pools import PoolSpec
+    from capforecast.planning.pools import pool_list
 
-    if isinstance(pools, (str, bytes, PoolSpec)) or not isinstance(pools, Iterable):
-        raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path)")
-    pools = list(pools)
-    if not all(isinstance(p, PoolSpec) for p in pools):
-        raise PlanningError("pools must be a list of PoolSpec; read a pools file with load_pools(path)")
+    pools = pool_list(pools)
     if not isinstance(method, ForecastMethod):
         raise PlanningError(f"method must be a ForecastMethod, got {method!r}; e.g. "
                             "method=ForecastMethod(model='seasonal_quantile')")
